@@ -1,0 +1,81 @@
+"""Maps model names to network functions, arg scopes, and what a script needs to know about them.
+
+One table (`_NETS`) is the single source of truth: the public dicts `networks_map` and
+`arg_scopes_map` (which users import, as in the original), the preprocessing map, the default
+image sizes, and the hints the scripts give about checkpoints are all built from it.
+"""
+import collections
+import functools
+
+import tf_slim as slim
+
+from slimlib.errors import UserError
+from nets import cifarnet
+from nets import inception
+from nets import lenet
+from nets import mobilenet_v1
+
+
+class UnknownNetworkError(UserError, ValueError):
+  """Raised for a model name that is not in the factory (a ValueError, as in the original)."""
+
+
+# name: factory key; fn: network function; arg_scope: its arg-scope function;
+# checkpoint_classes: number of outputs of the published ImageNet checkpoint (1000 or 1001), or None
+#   when the net has no such checkpoint; tells the scripts when to suggest --labels_offset=1;
+# preprocessing: key of preprocessing_factory used when --preprocessing_name is not given;
+# logits_scopes: the scopes holding the classifier layers, to suggest --checkpoint_exclude_scopes.
+NetSpec = collections.namedtuple(
+    'NetSpec', ['name', 'fn', 'arg_scope', 'checkpoint_classes', 'preprocessing', 'logits_scopes'])
+
+_NETS = (
+    NetSpec('cifarnet', cifarnet.cifarnet, cifarnet.cifarnet_arg_scope, None, 'cifarnet',
+            ('CifarNet/logits',)),
+    NetSpec('inception_v1', inception.inception_v1, inception.inception_v3_arg_scope, 1001,
+            'inception', ('InceptionV1/Logits',)),
+    NetSpec('lenet', lenet.lenet, lenet.lenet_arg_scope, None, 'lenet', ('LeNet/fc4',)),
+    NetSpec('mobilenet_v1', mobilenet_v1.mobilenet_v1, mobilenet_v1.mobilenet_v1_arg_scope, 1001,
+            'inception', ('MobilenetV1/Logits',)),
+    NetSpec('mobilenet_v1_075', mobilenet_v1.mobilenet_v1_075, mobilenet_v1.mobilenet_v1_arg_scope,
+            1001, 'inception', ('MobilenetV1/Logits',)),
+    NetSpec('mobilenet_v1_050', mobilenet_v1.mobilenet_v1_050, mobilenet_v1.mobilenet_v1_arg_scope,
+            1001, 'inception', ('MobilenetV1/Logits',)),
+    NetSpec('mobilenet_v1_025', mobilenet_v1.mobilenet_v1_025, mobilenet_v1.mobilenet_v1_arg_scope,
+            1001, 'inception', ('MobilenetV1/Logits',)),
+    # ---- more families are registered below, one block per family ----
+)
+
+NETS = collections.OrderedDict((spec.name, spec) for spec in _NETS)
+networks_map = {name: spec.fn for name, spec in NETS.items()}
+arg_scopes_map = {name: spec.arg_scope for name, spec in NETS.items()}
+
+
+def model_names():
+  return sorted(NETS)
+
+
+def network_spec(name):
+  """The NetSpec of `name`; an unknown name raises an error that lists the valid ones."""
+  if name not in NETS:
+    raise UnknownNetworkError('Name of network unknown %s. Valid names: %s'
+                              % (name, ', '.join(model_names())))
+  return NETS[name]
+
+
+def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
+  """Returns network_fn(images, **kwargs) -> (logits, end_points) for the named network.
+
+  The arg scope is built with `weight_decay` and entered on every call, so the factory's weight
+  decay always replaces the arg scope's own default (as in the original).
+  """
+  spec = network_spec(name)
+  func = spec.fn
+
+  @functools.wraps(func)
+  def network_fn(images, **kwargs):
+    with slim.arg_scope(spec.arg_scope(weight_decay=weight_decay)):
+      return func(images, num_classes=num_classes, is_training=is_training, **kwargs)
+
+  if hasattr(func, 'default_image_size'):
+    network_fn.default_image_size = func.default_image_size
+  return network_fn

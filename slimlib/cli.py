@@ -1,0 +1,27 @@
+"""Script boundary: user mistakes become one line on stderr and exit code 2, not a traceback."""
+import sys
+
+from absl import app
+
+from slimlib import compat  # noqa: F401  (applies the TF 2.21 fixes first)
+from slimlib.errors import UserError
+
+
+def fail(message, code=2):
+  sys.stderr.write('error: %s\n' % message)
+  sys.stderr.flush()
+  sys.exit(code)
+
+
+def run(main):
+  """absl.app.run(main), with UserError (and KeyboardInterrupt) turned into a clean exit."""
+
+  def guarded(argv):
+    try:
+      return main(argv)
+    except UserError as e:
+      fail(str(e), e.exit_code)
+    except KeyboardInterrupt:
+      fail('interrupted', 130)
+
+  app.run(guarded)
