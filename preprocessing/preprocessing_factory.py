@@ -1,0 +1,92 @@
+"""Maps a preprocessing name (a module name or a model name) to its preprocessing function.
+
+The model names come from the one network table, `nets.nets_factory.NETS`: every registered net
+with a `preprocessing` entry is a valid name here, so registering a net is all it takes. The table
+is read lazily, when a name other than the four module names is asked for, so that this module and
+the module names keep working while the network zoo is being built.
+"""
+import functools
+
+from slimlib.errors import UserError
+from preprocessing import cifarnet_preprocessing
+from preprocessing import inception_preprocessing
+from preprocessing import lenet_preprocessing
+from preprocessing import vgg_preprocessing
+
+
+class UnknownPreprocessingError(UserError, ValueError):
+  """Raised for an unknown preprocessing name (a ValueError, as in the original)."""
+
+
+# The module names; model names resolve to one of these through the network table.
+_MODULES = {
+    'cifarnet': cifarnet_preprocessing,
+    'inception': inception_preprocessing,
+    'lenet': lenet_preprocessing,
+    'vgg': vgg_preprocessing,
+}
+
+
+def _model_preprocessing():
+  """{model name: module key} for every registered net that names its preprocessing."""
+  from nets import nets_factory  # Lazy: see the module docstring.
+  mapping = {}
+  for spec in nets_factory.NETS.values():
+    if spec.preprocessing is None:
+      continue
+    if spec.preprocessing not in _MODULES:
+      raise ValueError('nets_factory row %r names an unknown preprocessing %r (known: %s)'
+                       % (spec.name, spec.preprocessing, ', '.join(sorted(_MODULES))))
+    mapping[spec.name] = spec.preprocessing
+  return mapping
+
+
+def preprocessing_fn_map():
+  """{name: preprocessing module} for every valid preprocessing name."""
+  mapping = dict(_MODULES)
+  for name, key in _model_preprocessing().items():
+    mapping.setdefault(name, _MODULES[key])
+  return mapping
+
+
+def preprocessing_names():
+  """Sorted list of every valid preprocessing name."""
+  return sorted(preprocessing_fn_map())
+
+
+def get_module(name):
+  """The preprocessing module used for `name` (a module name or a model name)."""
+  if name in _MODULES:
+    return _MODULES[name]
+  mapping = preprocessing_fn_map()
+  if name not in mapping:
+    raise UnknownPreprocessingError(
+        'Preprocessing name [%s] was not recognized. Valid names: %s'
+        % (name, ', '.join(sorted(mapping))))
+  return mapping[name]
+
+
+def get_preprocessing(name, is_training=False, use_grayscale=False):
+  """Returns `preprocessing_fn(image, output_height, output_width, **kwargs)` for `name`.
+
+  Args:
+    name: a module name (`cifarnet`, `inception`, `lenet`, `vgg`) or a model name of nets_factory.
+    is_training: training (random distortions) or evaluation transform.
+    use_grayscale: produce one-channel grey images.
+
+  Returns:
+    A function calling the module's `preprocess_image` with these settings; extra keyword arguments
+    (e.g. `bbox`, `fast_mode`, `resize_side_min`) are passed through.
+
+  Raises:
+    UnknownPreprocessingError (a UserError and ValueError): unknown name; the message lists the
+      valid names.
+  """
+  module = get_module(name)
+
+  @functools.wraps(module.preprocess_image)
+  def preprocessing_fn(image, output_height, output_width, **kwargs):
+    return module.preprocess_image(image, output_height, output_width,
+                                   is_training=is_training, use_grayscale=use_grayscale, **kwargs)
+
+  return preprocessing_fn
