@@ -1,0 +1,47 @@
+"""Evaluates a slim image classifier checkpoint: Accuracy and Recall_5 (top-5) over a split.
+
+  python eval_image_classifier.py --checkpoint_path=/tmp/flowers-train --eval_dir=/tmp/flowers-eval \
+      --dataset_name=flowers --dataset_split_name=validation --dataset_dir=/tmp/flowers \
+      --model_name=inception_v1
+"""
+from absl import flags
+
+from slimlib import cli
+from slimlib import flags as slim_flags
+
+slim_flags.define_dataset_flags(split_name='test', batch_size=100)
+slim_flags.define_master_flag()
+slim_flags.define_moving_average_flag()
+
+flags.DEFINE_integer('max_num_batches', None, 'Evaluate at most this many batches (default: the '
+                     'whole split once).')
+flags.DEFINE_string('checkpoint_path', '/tmp/tfmodel/',
+                    'Checkpoint file, or a folder whose latest checkpoint is evaluated.')
+flags.DEFINE_string('eval_dir', '/tmp/tfmodel/',
+                    'Folder for the TensorBoard summaries and per_class_accuracy.json.')
+flags.DEFINE_integer('eval_image_size', None, 'Side of the evaluated images (default: the '
+                     'network\'s own size).')
+flags.DEFINE_bool('quantize', False, 'Evaluate a quantised graph: refused, TensorFlow 2 has no '
+                  'tf.contrib.quantize (evaluate a TFLite export instead).')
+flags.DEFINE_integer('eval_interval_secs', 0, '(new) With a --checkpoint_path folder: keep '
+                     'evaluating each new checkpoint, waiting at least this many seconds between '
+                     'evaluations (0 = evaluate once).')
+flags.DEFINE_integer('timeout', None, '(new) In continuous mode, stop after waiting this many '
+                     'seconds for a new checkpoint.')
+flags.DEFINE_integer('max_number_of_evaluations', None, '(new) In continuous mode, stop after '
+                     'this many evaluations.')
+
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  from slimlib import evaluation
+  evaluation.evaluate(FLAGS)
+
+
+def entry_point():
+  cli.run(main)
+
+
+if __name__ == '__main__':
+  entry_point()

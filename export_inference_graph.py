@@ -1,0 +1,59 @@
+"""Writes a network's inference GraphDef (an `input` placeholder, no weights) for freezing.
+
+  python export_inference_graph.py --model_name=inception_v3 --output_file=/tmp/inception_v3_inf_graph.pb
+"""
+from absl import flags
+
+from slimlib import cli
+from slimlib import flags as slim_flags
+
+slim_flags.define_model_flags()
+flags.DEFINE_bool('is_training', False, 'Export the training-mode graph (batch norm and dropout '
+                  'in training mode).')
+flags.DEFINE_integer('image_size', None, 'Side of the input placeholder (default: the network\'s '
+                     'own size).')
+flags.DEFINE_integer('batch_size', None, 'Batch dimension of the input placeholder (default: any).')
+flags.DEFINE_string('dataset_name', 'imagenet', 'Data set whose class count sizes the logits.')
+flags.DEFINE_string('output_file', '', 'Where to write the GraphDef.')
+flags.DEFINE_string('dataset_dir', '', 'Folder of the data set (only its class count is used).')
+flags.DEFINE_bool('quantize', False, 'Quantised export: refused, TensorFlow 2 has no '
+                  'tf.contrib.quantize (use export_model.py --format=tflite).')
+flags.DEFINE_bool('is_video_model', False, 'The network takes 5-D video input.')
+flags.DEFINE_integer('num_frames', None, 'Frames per clip of a video model.')
+flags.DEFINE_bool('write_text_graphdef', False, 'Write a text GraphDef instead of a binary one.')
+flags.DEFINE_string('final_endpoint', None, '(new) Make this end point the output node instead of '
+                    'the predictions.')
+flags.DEFINE_integer('num_classes', None, '(new) Class count of the logits, instead of the data '
+                     'set\'s (minus --labels_offset).')
+
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  from datasets import dataset_factory
+  from slimlib import exporting
+  from slimlib.errors import UserError
+  if FLAGS.quantize:
+    raise UserError('--quantize used tf.contrib.quantize, which TensorFlow 2 no longer has: '
+                    'export a quantised TFLite model with export_model.py --format=tflite '
+                    '--tflite_quantization=int8')
+  num_classes = FLAGS.num_classes or (
+      dataset_factory.num_classes(FLAGS.dataset_name, FLAGS.dataset_dir) - FLAGS.labels_offset)
+  info = exporting.export_graph(
+      FLAGS.model_name, FLAGS.output_file, num_classes, is_training=FLAGS.is_training,
+      image_size=FLAGS.image_size, batch_size=FLAGS.batch_size, use_grayscale=FLAGS.use_grayscale,
+      is_video_model=FLAGS.is_video_model, num_frames=FLAGS.num_frames,
+      final_endpoint=FLAGS.final_endpoint, write_text_graphdef=FLAGS.write_text_graphdef,
+      extra_info={'dataset_name': FLAGS.dataset_name, 'dataset_dir': FLAGS.dataset_dir,
+                  'labels_offset': FLAGS.labels_offset})
+  print('Wrote %s (%s, %d classes)\n  input node:  %s %s\n  output node: %s\n  node names: %s'
+        % (FLAGS.output_file, FLAGS.model_name, num_classes, info['input'], info['input_shape'],
+           info['output'], exporting.nodes_file(FLAGS.output_file)))
+
+
+def entry_point():
+  cli.run(main)
+
+
+if __name__ == '__main__':
+  entry_point()

@@ -1,0 +1,48 @@
+"""Flag definitions shared by the scripts, each defined once.
+
+The names and defaults are the original slim scripts' (`../shared/reference/slim_spec.md` 5.1, 6.1,
+7.1); where a default differs between scripts (batch size, split), the script passes its own.
+Flags added beyond the original are marked "(new)" in their help text.
+"""
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+
+def _define_once(define, name, *args, **kwargs):
+  if name not in FLAGS:
+    define(name, *args, **kwargs)
+
+
+def define_model_flags(model_name='inception_v3'):
+  _define_once(flags.DEFINE_string, 'model_name', model_name, 'Network name in nets_factory.')
+  _define_once(flags.DEFINE_integer, 'labels_offset', 0,
+               'Subtracted from every label and from the class count (1 for the 1000-class '
+               'VGG and ResNet V1 checkpoints on a 1001-class data set).')
+  _define_once(flags.DEFINE_bool, 'use_grayscale', False,
+               'Feed the network one grey channel.')
+
+
+def define_dataset_flags(split_name, batch_size, input_pipeline_default='tf_data'):
+  define_model_flags()
+  _define_once(flags.DEFINE_string, 'dataset_name', 'imagenet', 'Data set name in dataset_factory.')
+  _define_once(flags.DEFINE_string, 'dataset_split_name', split_name, 'Split of the data set.')
+  _define_once(flags.DEFINE_string, 'dataset_dir', None,
+               'Folder holding the data set\'s TFRecords and labels.txt.')
+  _define_once(flags.DEFINE_string, 'preprocessing_name', None,
+               'Preprocessing name (default: the model\'s own).')
+  _define_once(flags.DEFINE_integer, 'batch_size', batch_size, 'Images per batch (per clone when training).')
+  _define_once(flags.DEFINE_integer, 'num_preprocessing_threads', 4,
+               'Threads decoding and preprocessing images.')
+  _define_once(flags.DEFINE_enum, 'input_pipeline', input_pipeline_default, ['tf_data', 'queue'],
+               '(new) `tf_data`: parallel tf.data reading, decoding and preprocessing with prefetch '
+               '(fast); `queue`: the original DatasetDataProvider + queue runners.')
+
+
+def define_master_flag():
+  _define_once(flags.DEFINE_string, 'master', '', 'TensorFlow master (grpc://host:port), empty for in-process.')
+
+
+def define_moving_average_flag():
+  _define_once(flags.DEFINE_float, 'moving_average_decay', None,
+               'Decay of the exponential moving average of the weights (unset = none).')

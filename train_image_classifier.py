@@ -1,0 +1,98 @@
+"""Trains or fine-tunes a slim image classifier on a TFRecord data set.
+
+  python train_image_classifier.py --train_dir=/tmp/flowers-train --dataset_name=flowers \
+      --dataset_split_name=train --dataset_dir=/tmp/flowers --model_name=inception_v1
+"""
+from absl import flags
+
+from slimlib import cli
+from slimlib import flags as slim_flags
+
+slim_flags.define_dataset_flags(split_name='train', batch_size=32)
+slim_flags.define_master_flag()
+slim_flags.define_moving_average_flag()
+
+# General and deployment.
+flags.DEFINE_string('train_dir', '/tmp/tfmodel/',
+                    'Folder for checkpoints, TensorBoard events and flags.json.')
+flags.DEFINE_float('warmup_epochs', 0,
+                   'Epochs over which the learning rate rises linearly from 0 (0 = no warm-up).')
+flags.DEFINE_integer('num_clones', 1, 'Model copies per worker, each on its own batch of --batch_size; the loss is '
+                     'averaged over them, and learning-rate decay counts epochs of one clone.')
+flags.DEFINE_boolean('clone_on_cpu', False, 'Place the clones on the CPU instead of GPUs.')
+flags.DEFINE_integer('worker_replicas', 1, 'How many worker tasks train together.')
+flags.DEFINE_integer('num_ps_tasks', 0, 'Parameter-server tasks holding the variables; 0 keeps them on '
+                     'the worker.')
+flags.DEFINE_integer('num_readers', 4, 'Shards read in parallel.')
+flags.DEFINE_integer('log_every_n_steps', 10, 'Log loss and speed every this many steps.')
+flags.DEFINE_integer('save_summaries_secs', 600,
+                     'Seconds between TensorBoard summary writes.')
+flags.DEFINE_integer('save_interval_secs', 600,
+                     'Seconds between checkpoints.')
+flags.DEFINE_integer('save_interval_steps', 0,
+                     '(new) Save a checkpoint every this many steps instead of every '
+                     '--save_interval_secs (0 = use seconds).')
+flags.DEFINE_integer('task', 0, 'Index of this worker task; task 0 is the chief.')
+
+# Optimization.
+flags.DEFINE_float('weight_decay', 0.00004, 'L2 weight decay given to the model\'s arg scope.')
+flags.DEFINE_string('optimizer', 'rmsprop', 'adadelta, adagrad, adam, ftrl, momentum, rmsprop or sgd.')
+flags.DEFINE_float('adadelta_rho', 0.95, 'Adadelta rho.')
+flags.DEFINE_float('adagrad_initial_accumulator_value', 0.1,
+                   'Adagrad initial accumulator value.')
+flags.DEFINE_float('adam_beta1', 0.9, 'Adam beta1.')
+flags.DEFINE_float('adam_beta2', 0.999, 'Adam beta2.')
+flags.DEFINE_float('opt_epsilon', 1.0, 'Epsilon of adadelta, adam and rmsprop.')
+flags.DEFINE_float('ftrl_learning_rate_power', -0.5, 'FTRL learning rate power.')
+flags.DEFINE_float('ftrl_initial_accumulator_value', 0.1, 'FTRL initial accumulator value.')
+flags.DEFINE_float('ftrl_l1', 0.0, 'FTRL L1 strength.')
+flags.DEFINE_float('ftrl_l2', 0.0, 'FTRL L2 strength.')
+flags.DEFINE_float('momentum', 0.9, 'Momentum of the momentum optimizer.')
+flags.DEFINE_float('rmsprop_momentum', 0.9, 'RMSProp momentum.')
+flags.DEFINE_float('rmsprop_decay', 0.9, 'RMSProp decay.')
+flags.DEFINE_integer('quantize_delay', -1, 'Step at which quantisation-aware training would start (-1 = off). TensorFlow 2 '
+                     'has no tf.contrib.quantize: values >= 0 are refused; quantise at export.')
+flags.DEFINE_float('clip_gradient_norm', 0.0,
+                   '(new) Clip gradients to this global norm; 0 = no clipping.')
+
+# Learning rate.
+flags.DEFINE_string('learning_rate_decay_type', 'exponential', 'Learning-rate schedule: fixed, exponential or polynomial.')
+flags.DEFINE_float('learning_rate', 0.01, 'Learning rate at step 0 (after warm-up).')
+flags.DEFINE_float('end_learning_rate', 0.0001,
+                   'Final rate of the polynomial schedule.')
+flags.DEFINE_float('label_smoothing', 0.0, 'Label smoothing of the cross-entropy losses.')
+flags.DEFINE_float('learning_rate_decay_factor', 0.94, 'Factor of each exponential decay.')
+flags.DEFINE_float('num_epochs_per_decay', 2.0,
+                   'Epochs between decays (epochs of one clone; divided by --replicas_to_aggregate '
+                   'with --sync_replicas).')
+flags.DEFINE_bool('sync_replicas', False, 'Aggregate the workers\' gradients synchronously (SyncReplicasOptimizer).')
+flags.DEFINE_integer('replicas_to_aggregate', 1,
+                     'Gradients gathered per update with --sync_replicas.')
+
+# Dataset and model.
+flags.DEFINE_integer('train_image_size', None, 'Side of the training images (default: the network\'s own size).')
+flags.DEFINE_integer('max_number_of_steps', None, 'Stop at this global step (default: train until stopped).')
+
+# Fine-tuning.
+flags.DEFINE_string('checkpoint_path', None, 'Checkpoint (file or folder) to start from when --train_dir has none.')
+flags.DEFINE_string('checkpoint_exclude_scopes', None, 'Comma-separated variable-name prefixes not '
+                    'restored from --checkpoint_path.')
+flags.DEFINE_string('trainable_scopes', None, 'Comma-separated scopes whose variables are '
+                    'trained; the others stay fixed (default: all).')
+flags.DEFINE_boolean('ignore_missing_vars', False,
+                     'Variables absent from --checkpoint_path start from their initialiser.')
+
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  from slimlib import training
+  training.train(FLAGS)
+
+
+def entry_point():
+  cli.run(main)
+
+
+if __name__ == '__main__':
+  entry_point()
