@@ -32,3 +32,29 @@ def graph():
   import tensorflow.compat.v1 as tf
   with tf.Graph().as_default() as g:
     yield g
+
+
+def run_script(script, *args, timeout=600, check=True):
+  """Runs one of the top-level scripts in a subprocess, as a user would; returns the CompletedProcess.
+
+  With check=True a non-zero exit fails the test and shows the script's output.
+  """
+  import subprocess
+  command = [sys.executable, os.path.join(ROOT, script)] + [str(a) for a in args]
+  env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+  result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
+                          cwd=ROOT)
+  if check and result.returncode != 0:
+    raise AssertionError('%s exited with %d\nstdout:\n%s\nstderr:\n%s' % (
+        ' '.join(command), result.returncode, result.stdout[-4000:], result.stderr[-8000:]))
+  return result
+
+
+def assert_user_error(result, *fragments):
+  """A user mistake: exit code 2, a one-line `error:` message containing `fragments`, no traceback."""
+  assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
+  assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+  errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
+  assert errors, result.stderr[-3000:]
+  for fragment in fragments:
+    assert fragment in result.stderr, (fragment, result.stderr[-3000:])
