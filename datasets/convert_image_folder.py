@@ -1,0 +1,331 @@
+"""Converts any folder of class sub-folders into sharded TFRecords readable by `datasets/custom.py`.
+
+    python download_and_convert_data.py --dataset_name=custom \
+        --dataset_dir=/tmp/my_data --images_dir=/path/to/photos
+
+`images_dir` holds one sub-folder per class (its name is the class name; classes are numbered in sorted
+order); images may sit anywhere below their class folder. Accepted: .jpg .jpeg .png .bmp .gif (any
+case). What a record stores, with `image/format` always telling the truth:
+
+* a JPEG in RGB or grey: its original bytes, format `jpg` (no re-compression);
+* a PNG: its original bytes, format `png` (grey, palette and alpha PNGs decode fine to 3 channels);
+* anything else (BMP, GIF's first frame, CMYK/YCCK JPEGs that not every decoder reads): decoded and
+  re-encoded losslessly as PNG, format `png` (grey stays grey, everything else becomes RGB).
+
+Height and width always come from the image header. A file that cannot be decoded is skipped with a
+warning naming it, and counted in the summary.
+
+The split is made like the flowers split: the file list sorted (so it does not depend on the file
+system's listing order), shuffled with seed 0, the first `round(validation_fraction * N)` files (at
+least one when the fraction is above 0 and there are two or more files) go to validation, the rest to
+train. The default fraction is 0.1.
+
+Output in `dataset_dir`: `custom_train_%05d-of-%05d.tfrecord`, `custom_validation_...`, `labels.txt`,
+and `dataset_meta.json` (split sizes, class count, file pattern, source) which `custom.get_split` reads.
+The meta file is written last, so its presence means the conversion completed.
+
+This module also holds the machinery the flowers converter shares: `list_class_folders`,
+`encode_image`, `write_split` (parallel, atomic shard writing) and `ConversionSummary`.
+"""
+import io
+import math
+import multiprocessing
+import os
+import random
+import time
+
+from absl import logging
+
+from datasets import dataset_utils
+from slimlib import fileio
+from slimlib.errors import UserError
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif')
+DEFAULT_VALIDATION_FRACTION = 0.1
+DEFAULT_NUM_SHARDS = 5
+_RANDOM_SEED = 0
+_PREFIX = 'custom'
+FILE_PATTERN = _PREFIX + '_%s_*.tfrecord'
+
+# What a record keeps: 'original' = the source bytes when they are a JPEG or PNG (flowers: always the
+# JPEG as downloaded); 'portable' = JPEG only for RGB/grey, PNG otherwise (custom folders).
+KEEP_ORIGINAL = 'original'
+PORTABLE = 'portable'
+
+
+class CorruptImage(Exception):
+  """The file is not a decodable image."""
+
+
+def _jpeg_format_name():
+  return 'jpg'
+
+
+def encode_image(data, policy=PORTABLE):
+  """Returns `(encoded_bytes, format, height, width)` for the image file content `data`.
+
+  Raises CorruptImage when the bytes do not decode to the end (a truncated or damaged file).
+  """
+  from PIL import Image
+  try:
+    with Image.open(io.BytesIO(data)) as img:
+      kind = img.format
+      width, height = img.size
+      mode = img.mode
+      if kind == 'JPEG':
+        # The size came from the header; decoding at 1/8 scale still reads the whole entropy-coded
+        # stream, so truncation and corrupt data are caught without a full-size decode.
+        img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
+      img.load()
+      if kind == 'JPEG' and (policy == KEEP_ORIGINAL or mode in ('RGB', 'L')):
+        return data, _jpeg_format_name(), height, width
+      if kind == 'PNG':
+        return data, 'png', height, width
+    # Anything else is decoded at full size and stored as a lossless PNG.
+    with Image.open(io.BytesIO(data)) as img:
+      img.seek(0)
+      if img.mode in ('L', '1'):
+        pixels = img.convert('L')
+      elif img.mode in ('LA',):
+        pixels = img.convert('L')
+      else:
+        pixels = img.convert('RGB')
+      out = io.BytesIO()
+      pixels.save(out, format='PNG')
+      return out.getvalue(), 'png', height, width
+  except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as e:
+    raise CorruptImage(str(e) or e.__class__.__name__) from None
+
+
+def list_class_folders(images_dir, extensions=IMAGE_EXTENSIONS):
+  """Returns `(class_names, files, empty_classes, ignored)` for a folder of class sub-folders.
+
+  `class_names` are the sorted sub-folder names; `files` is the sorted list of `(path, class_name)`
+  for every image below them (hidden files and folders skipped); `ignored` lists files whose
+  extension is not an image one.
+  """
+  if not os.path.isdir(images_dir):
+    raise UserError('images folder %s does not exist' % images_dir)
+  class_names = sorted(
+      name for name in os.listdir(images_dir)
+      if not name.startswith('.') and os.path.isdir(os.path.join(images_dir, name)))
+  files, empty, ignored = [], [], []
+  for class_name in class_names:
+    count = 0
+    for root, dirs, names in os.walk(os.path.join(images_dir, class_name)):
+      dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+      for name in sorted(names):
+        if name.startswith('.'):
+          continue
+        path = os.path.join(root, name)
+        if os.path.splitext(name)[1].lower() in extensions:
+          files.append((path, class_name))
+          count += 1
+        else:
+          ignored.append(path)
+    if not count:
+      empty.append(class_name)
+  files.sort()
+  return class_names, files, empty, ignored
+
+
+def split_files(files, num_validation, seed=_RANDOM_SEED):
+  """Sorts, shuffles with `seed` and splits: returns `(train, validation)`."""
+  ordered = sorted(files)
+  random.Random(seed).shuffle(ordered)  # same permutation as random.seed(seed); random.shuffle
+  return ordered[num_validation:], ordered[:num_validation]
+
+
+def shard_ranges(num_items, num_shards):
+  """`num_shards` consecutive `(start, end)` slices of ceil(num_items / num_shards) items each."""
+  per_shard = int(math.ceil(num_items / float(num_shards))) if num_items else 0
+  return [(min(i * per_shard, num_items), min((i + 1) * per_shard, num_items))
+          for i in range(num_shards)]
+
+
+def _write_shard(task):
+  """Worker: writes one shard atomically. Returns `(path, written, skipped[(file, reason)])`."""
+  output_path, items, policy = task
+  skipped = []
+  with fileio.AtomicTFRecordWriter(output_path) as writer:
+    for path, label in items:
+      try:
+        with open(path, 'rb') as f:
+          data = f.read()
+        encoded, image_format, height, width = encode_image(data, policy)
+      except (CorruptImage, OSError) as e:
+        skipped.append((path, str(e)))
+        continue
+      example = dataset_utils.image_to_tfexample(encoded, image_format, height, width, label)
+      writer.write(example.SerializeToString())
+    written = writer.count
+  return output_path, written, skipped
+
+
+def default_num_workers():
+  return os.cpu_count() or 1
+
+
+def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None):
+  """Writes every split as `<prefix>_<split>_%05d-of-%05d.tfrecord` shards, one task per shard.
+
+  `splits` is a list of `(split_name, items, num_shards)` with items `(path, label)`; shard i holds
+  the i-th run of ceil(len(items) / num_shards) items. Returns `(sizes, skipped, filenames)`: images
+  written per split, `(path, reason)` of the unreadable files, and the shard file names.
+  Shards are written by `num_workers` processes (default: one per CPU), each under a temporary name
+  renamed when complete; on any failure or interrupt the pool is stopped and no partial shard keeps
+  a final name.
+  """
+  tasks, owner = [], []
+  for split_name, items, num_shards in splits:
+    for shard_id, (start, end) in enumerate(shard_ranges(len(items), num_shards)):
+      path = dataset_utils.shard_filename(dataset_dir, prefix, split_name, shard_id, num_shards)
+      tasks.append((path, items[start:end], policy))
+      owner.append(split_name)
+  pool = make_pool(num_workers, len(tasks))
+  try:
+    if pool:
+      results = pool.map(_write_shard, tasks, chunksize=1)
+    else:
+      results = [_write_shard(task) for task in tasks]
+  finally:
+    if pool:
+      pool.terminate()
+      pool.join()
+  sizes = {split_name: 0 for split_name, _, _ in splits}
+  for split_name, (_, written, _) in zip(owner, results):
+    sizes[split_name] += written
+  skipped = [entry for result in results for entry in result[2]]
+  return sizes, skipped, [os.path.basename(result[0]) for result in results]
+
+
+def make_pool(num_workers, num_tasks):
+  """A process pool for shard writing, or None when one process is enough.
+
+  Spawned (not forked) processes: forking a process that already runs TensorFlow threads can hang.
+  """
+  num_workers = default_num_workers() if num_workers is None else int(num_workers)
+  if num_workers < 1:
+    raise UserError('--num_workers must be at least 1, got %d' % num_workers)
+  num_workers = min(num_workers, num_tasks)
+  if num_workers <= 1:
+    return None
+  return multiprocessing.get_context('spawn').Pool(num_workers)
+
+
+class ConversionSummary(object):
+  """What a converter did; `str()` is the report the command line prints."""
+
+  def __init__(self, dataset_name, dataset_dir):
+    self.dataset_name = dataset_name
+    self.dataset_dir = dataset_dir
+    self.split_sizes = {}
+    self.skipped = []
+    self.ignored = []
+    self.empty_classes = []
+    self.num_classes = 0
+    self.seconds = 0.0
+    self.already_complete = False
+
+  @property
+  def num_images(self):
+    return sum(self.split_sizes.values())
+
+  def __str__(self):
+    if self.already_complete:
+      return ('%s: %s already holds a complete converted data set; nothing to do.'
+              % (self.dataset_name, self.dataset_dir))
+    sizes = ', '.join('%s %d' % (split, size) for split, size in self.split_sizes.items())
+    rate = self.num_images / self.seconds if self.seconds > 0 else float('inf')
+    lines = ['%s: wrote %d images (%s) of %d classes to %s in %.1f s (%.1f images/s).'
+             % (self.dataset_name, self.num_images, sizes, self.num_classes, self.dataset_dir,
+                self.seconds, rate),
+             'skipped (unreadable) files: %d' % len(self.skipped)]
+    lines += ['  %s: %s' % (path, reason) for path, reason in self.skipped]
+    if self.empty_classes:
+      lines.append('empty class folders: %s' % ', '.join(self.empty_classes))
+    if self.ignored:
+      lines.append('ignored non-image files: %d' % len(self.ignored))
+    return '\n'.join(lines)
+
+
+def warn_skipped(skipped):
+  for path, reason in skipped:
+    logging.warning('skipped unreadable image %s: %s', path, reason)
+
+
+def _existing_outputs(dataset_dir, prefix):
+  import glob
+  return sorted(glob.glob(os.path.join(glob.escape(dataset_dir), '%s_*_*-of-*.tfrecord' % prefix)))
+
+
+def _meta_matches(meta, images_dir, validation_fraction, num_shards):
+  return (meta.get('source') == os.path.abspath(images_dir)
+          and meta.get('validation_fraction') == validation_fraction
+          and meta.get('num_shards') == num_shards)
+
+
+def run(dataset_dir, images_dir=None, validation_fraction=DEFAULT_VALIDATION_FRACTION,
+        num_shards=DEFAULT_NUM_SHARDS, num_workers=None):
+  """Converts `images_dir` into TFRecords in `dataset_dir`; returns a ConversionSummary."""
+  if not images_dir:
+    raise UserError('--images_dir is required for --dataset_name=custom: a folder with one '
+                    'sub-folder of images per class')
+  if not 0.0 <= validation_fraction < 1.0:
+    raise UserError('--validation_fraction must be in [0, 1), got %g' % validation_fraction)
+  if num_shards < 1:
+    raise UserError('--num_shards must be at least 1, got %d' % num_shards)
+  summary = ConversionSummary('custom', dataset_dir)
+  meta_path = os.path.join(dataset_dir, dataset_utils.META_FILENAME)
+  if os.path.isfile(meta_path):
+    meta = dataset_utils.read_meta_file(dataset_dir)
+    if _meta_matches(meta, images_dir, validation_fraction, num_shards) and all(
+        os.path.isfile(os.path.join(dataset_dir, name)) for name in meta.get('files', [])):
+      summary.already_complete = True
+      return summary
+    raise UserError('%s already holds a data set converted from %s with other settings; choose an '
+                    'empty --dataset_dir or delete that one first' % (dataset_dir, meta.get('source')))
+
+  start = time.time()
+  class_names, files, summary.empty_classes, summary.ignored = list_class_folders(images_dir)
+  for name in summary.empty_classes:
+    logging.warning('class folder %s has no images (%s)', name, ', '.join(IMAGE_EXTENSIONS))
+  if not class_names:
+    raise UserError('%s has no class sub-folders: put the images of each class in a folder named '
+                    'after the class' % images_dir)
+  if not files:
+    raise UserError('no images (%s) found under %s' % (', '.join(IMAGE_EXTENSIONS), images_dir))
+  class_ids = {name: index for index, name in enumerate(class_names)}
+  labelled = [(path, class_ids[name]) for path, name in files]
+  num_validation = int(round(validation_fraction * len(labelled)))
+  if validation_fraction > 0 and len(labelled) > 1:
+    num_validation = min(max(num_validation, 1), len(labelled) - 1)
+  train, validation = split_files(labelled, num_validation)
+
+  os.makedirs(dataset_dir, exist_ok=True)
+  fileio.remove_stale_temps(dataset_dir)
+  # Shards of an earlier, unfinished run could mix with this one's under the same glob.
+  for stale in _existing_outputs(dataset_dir, _PREFIX):
+    os.remove(stale)
+  splits = [('train', train)] + ([('validation', validation)] if validation else [])
+  shards = {split: max(1, min(num_shards, len(items))) for split, items in splits}
+  summary.split_sizes, summary.skipped, filenames = write_splits(
+      [(split, items, shards[split]) for split, items in splits], dataset_dir, _PREFIX, PORTABLE,
+      num_workers)
+  warn_skipped(summary.skipped)
+  summary.num_classes = len(class_names)
+
+  dataset_utils.write_label_file(dict(enumerate(class_names)), dataset_dir)
+  dataset_utils.write_meta_file({
+      'name': 'custom',
+      'splits': summary.split_sizes,
+      'num_classes': len(class_names),
+      'file_pattern': FILE_PATTERN,
+      'num_shards': num_shards,
+      'validation_fraction': validation_fraction,
+      'source': os.path.abspath(images_dir),
+      'skipped': [path for path, _ in summary.skipped],
+      'files': sorted(filenames) + [dataset_utils.LABELS_FILENAME],
+  }, dataset_dir)
+  summary.seconds = time.time() - start
+  return summary

@@ -1,0 +1,207 @@
+"""Helpers shared by the data set descriptors and converters: tf.train.Example features, labels.txt,
+downloads/extraction (through slimlib.fileio), sharded TFRecord output, and the checks that turn a
+missing or empty data set folder into a message that says how to create it."""
+import json
+import os
+
+import tensorflow.compat.v1 as tf
+
+from slimlib import fileio
+from slimlib.errors import UserError
+
+LABELS_FILENAME = 'labels.txt'
+META_FILENAME = 'dataset_meta.json'
+
+
+class DatasetError(UserError, ValueError):
+  """A data set name, split or folder the user asked for is not usable (a ValueError, as before)."""
+
+
+def int64_feature(values):
+  """An Int64List feature from an int or a list of ints."""
+  if not isinstance(values, (tuple, list)):
+    values = [values]
+  return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+
+def bytes_list_feature(values):
+  """A BytesList feature from a list of byte strings."""
+  return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+
+def float_list_feature(values):
+  """A FloatList feature from a list of floats."""
+  return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+
+
+def bytes_feature(values):
+  """A BytesList feature holding one byte string."""
+  return tf.train.Feature(bytes_list=tf.train.BytesList(value=[values]))
+
+
+def float_feature(values):
+  """A FloatList feature from a float or a list of floats."""
+  if not isinstance(values, (tuple, list)):
+    values = [values]
+  return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+
+
+def _as_bytes(value):
+  return value.encode('utf-8') if isinstance(value, str) else value
+
+
+def image_to_tfexample(image_data, image_format, height, width, class_id):
+  """A tf.train.Example with the five keys every slim classification data set uses."""
+  return tf.train.Example(features=tf.train.Features(feature={
+      'image/encoded': bytes_feature(_as_bytes(image_data)),
+      'image/format': bytes_feature(_as_bytes(image_format)),
+      'image/class/label': int64_feature(class_id),
+      'image/height': int64_feature(height),
+      'image/width': int64_feature(width),
+  }))
+
+
+def download_url(url, dataset_dir):
+  """Downloads `url` into `dataset_dir` (progress on stderr, size checked); returns the file path."""
+  return fileio.download(url, dataset_dir)
+
+
+def download_and_uncompress_tarball(tarball_url, dataset_dir):
+  """Downloads a tar archive (or takes a local path) and extracts it safely into `dataset_dir`.
+
+  Returns the archive path (the caller deletes it when it was downloaded).
+  """
+  path, _ = fileio.fetch(tarball_url, dataset_dir)
+  fileio.safe_extract(path, dataset_dir)
+  return path
+
+
+def download_and_uncompress_zipfile(zip_url, dataset_dir):
+  """Downloads a zip archive unless already present in `dataset_dir`, then extracts it safely."""
+  if fileio.is_url(zip_url):
+    local = os.path.join(dataset_dir, os.path.basename(zip_url.split('?')[0]))
+    path = local if os.path.isfile(local) else fileio.download(zip_url, dataset_dir)
+  else:
+    path, _ = fileio.fetch(zip_url, dataset_dir)
+  fileio.safe_extract(path, dataset_dir)
+  return path
+
+
+def write_label_file(labels_to_class_names, dataset_dir, filename=LABELS_FILENAME):
+  """Writes `<id>:<class name>` lines, one per entry, in the dict's order."""
+  lines = ''.join('%d:%s\n' % (label, name) for label, name in labels_to_class_names.items())
+  fileio.write_text_atomically(os.path.join(dataset_dir, filename), lines)
+
+
+def has_labels(dataset_dir, filename=LABELS_FILENAME):
+  """True when `dataset_dir` holds the labels file."""
+  return tf.io.gfile.exists(os.path.join(dataset_dir, filename))
+
+
+def read_label_file(dataset_dir, filename=LABELS_FILENAME):
+  """Reads labels.txt into {int id: class name}; a name may itself contain ':'."""
+  with tf.io.gfile.GFile(os.path.join(dataset_dir, filename), 'rb') as f:
+    text = f.read().decode('utf-8')
+  labels_to_class_names = {}
+  for line in text.split('\n'):
+    line = line.rstrip('\r')
+    if not line:
+      continue
+    index = line.index(':')
+    labels_to_class_names[int(line[:index])] = line[index + 1:]
+  return labels_to_class_names
+
+
+def open_sharded_output_tfrecords(exit_stack, base_path, num_shards):
+  """Opens `num_shards` writers named `<base_path>-%05d-of-%05d`, entered into `exit_stack`.
+
+  Each shard is written under a temporary name and renamed when the stack exits cleanly; if it exits
+  with an exception the partial files are deleted.
+  """
+  return [exit_stack.enter_context(
+      fileio.AtomicTFRecordWriter('%s-%05d-of-%05d' % (base_path, index, num_shards)))
+          for index in range(num_shards)]
+
+
+def shard_filename(dataset_dir, prefix, split_name, shard_id, num_shards):
+  """`<dataset_dir>/<prefix>_<split>_%05d-of-%05d.tfrecord`, the flowers/custom shard naming."""
+  return os.path.join(dataset_dir, '%s_%s_%05d-of-%05d.tfrecord'
+                      % (prefix, split_name, shard_id, num_shards))
+
+
+def write_meta_file(meta, dataset_dir, filename=META_FILENAME):
+  fileio.write_text_atomically(os.path.join(dataset_dir, filename),
+                               json.dumps(meta, indent=2, sort_keys=True) + '\n')
+
+
+def read_meta_file(dataset_dir, filename=META_FILENAME):
+  with tf.io.gfile.GFile(os.path.join(dataset_dir, filename), 'r') as f:
+    return json.load(f)
+
+
+def converter_command(dataset_name, dataset_dir):
+  """The command that creates a data set's files, for error messages."""
+  if dataset_name == 'imagenet':
+    return ('bash datasets/download_and_convert_imagenet.sh %s (needs an image-net.org account)'
+            % (dataset_dir or 'DATA_DIR'))
+  command = 'python download_and_convert_data.py --dataset_name=%s --dataset_dir=%s' % (
+      dataset_name, dataset_dir or 'DATA_DIR')
+  if dataset_name == 'custom':
+    command += ' --images_dir=FOLDER_OF_CLASS_FOLDERS'
+  return command
+
+
+def check_split_name(split_name, splits, dataset_name):
+  if split_name not in splits:
+    raise DatasetError('split name %s was not recognized for data set %s; valid splits: %s'
+                       % (split_name, dataset_name, ', '.join(sorted(splits))))
+
+
+def check_data_files(file_pattern, dataset_name, dataset_dir):
+  """Raises DatasetError unless `file_pattern` matches at least one file.
+
+  The message names the pattern and the command that creates the files.
+  """
+  if not dataset_dir and not os.path.isabs(file_pattern):
+    raise DatasetError('--dataset_dir is empty: data set %s needs the folder holding its files '
+                       '(create them with: %s)' % (dataset_name, converter_command(dataset_name, '')))
+  try:
+    matches = tf.io.gfile.glob(file_pattern)
+  except tf.errors.NotFoundError:
+    matches = []
+  matches = [m for m in matches if not fileio.is_temp_name(m)]
+  if not matches:
+    raise DatasetError('no files match %s for data set %s; create them with: %s'
+                       % (file_pattern, dataset_name, converter_command(dataset_name, dataset_dir)))
+  return matches
+
+
+def read_labels_if_present(dataset_dir):
+  """labels.txt as {id: name} when the folder has one, else None."""
+  return read_label_file(dataset_dir) if has_labels(dataset_dir) else None
+
+
+def image_classification_split(file_pattern, reader, num_samples, num_classes,
+                               items_to_descriptions, labels_to_names, image_format_default='png'):
+  """A slim Dataset of TFRecords with the flowers/custom keys: items 'image' (uint8, 3 channels)
+  and 'label' (int64 scalar)."""
+  import tf_slim as slim
+  keys_to_features = {
+      'image/encoded': tf.FixedLenFeature((), tf.string, default_value=''),
+      'image/format': tf.FixedLenFeature((), tf.string, default_value=image_format_default),
+      'image/class/label': tf.FixedLenFeature(
+          [], tf.int64, default_value=tf.zeros([], dtype=tf.int64)),
+  }
+  items_to_handlers = {
+      'image': slim.tfexample_decoder.Image(),
+      'label': slim.tfexample_decoder.Tensor('image/class/label'),
+  }
+  decoder = slim.tfexample_decoder.TFExampleDecoder(keys_to_features, items_to_handlers)
+  return slim.dataset.Dataset(
+      data_sources=file_pattern,
+      reader=reader or tf.TFRecordReader,
+      decoder=decoder,
+      num_samples=num_samples,
+      items_to_descriptions=items_to_descriptions,
+      num_classes=num_classes,
+      labels_to_names=labels_to_names)

@@ -1,0 +1,239 @@
+"""Flowers end to end: a small archive in the real flower_photos layout, served over loopback HTTP,
+converted, read back record by record and through the README's DatasetDataProvider snippet."""
+import io
+import os
+import random
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from datasets import convert_image_folder
+from datasets import dataset_factory
+from datasets import dataset_utils
+from datasets import download_and_convert_flowers
+from datasets import flowers
+from slimlib import fileio
+from slimlib.errors import UserError
+from tests.http_server import serve_directory
+
+import tensorflow.compat.v1 as tf
+import tf_slim as slim
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLASSES = ['daisy', 'dandelion', 'roses', 'sunflowers', 'tulips']
+PER_CLASS = 4
+NUM_VALIDATION = 5
+CORRUPT = 'roses/broken 1.jpg'
+
+
+def _photo(rng, height, width):
+  """A small JPEG with varied content: gradient, noise and a coloured block."""
+  y, x = np.mgrid[0:height, 0:width]
+  image = np.stack([x * 255 // width, y * 255 // height, (x + y) * 127 // (height + width)], -1)
+  image = image + rng.randint(0, 40, size=image.shape)
+  top, left = rng.randint(0, height // 2), rng.randint(0, width // 2)
+  image[top:top + height // 3, left:left + width // 3] = rng.randint(0, 256, size=3)
+  out = io.BytesIO()
+  Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(out, format='JPEG', quality=85)
+  return out.getvalue()
+
+
+def _build_archive(folder):
+  """Writes flower_photos.tgz (5 class folders + LICENSE.txt); returns {relative path: bytes}."""
+  rng = np.random.RandomState(7)
+  photos = {}
+  for class_name in CLASSES:
+    for i in range(PER_CLASS):
+      photos['%s/%d_%s.jpg' % (class_name, 1000 + i, class_name)] = _photo(
+          rng, rng.randint(24, 64), rng.randint(24, 64))
+  good = photos['roses/1000_roses.jpg']
+  photos[CORRUPT] = good[:len(good) // 2]  # a JPEG cut in the middle of its data
+  archive = os.path.join(folder, 'flower_photos.tgz')
+  with tarfile.open(archive, 'w:gz') as tar:
+    entries = [('flower_photos/LICENSE.txt', b'All photos licensed under CC-BY 2.0\n')]
+    entries += [('flower_photos/' + name, data) for name, data in photos.items()]
+    for name, data in entries:
+      info = tarfile.TarInfo(name)
+      info.size = len(data)
+      tar.addfile(info, io.BytesIO(data))
+  return archive, photos
+
+
+@pytest.fixture(scope='module')
+def converted(tmp_path_factory):
+  served = str(tmp_path_factory.mktemp('served'))
+  _, photos = _build_archive(served)
+  out = str(tmp_path_factory.mktemp('flowers'))
+  with serve_directory(served) as url:
+    summary = download_and_convert_flowers.run(
+        out, dataset_url=url + '/flower_photos.tgz', num_workers=1, num_validation=NUM_VALIDATION)
+  return out, photos, summary
+
+
+def _records(dataset_dir, split):
+  examples = []
+  for shard in range(5):
+    path = os.path.join(dataset_dir, 'flowers_%s_%05d-of-00005.tfrecord' % (split, shard))
+    for record in tf.io.tf_record_iterator(path):
+      examples.append(tf.train.Example.FromString(record).features.feature)
+  return examples
+
+
+def test_output_files_and_cleanup(converted):
+  out, _, summary = converted
+  expected = sorted(['flowers_%s_%05d-of-00005.tfrecord' % (split, shard)
+                     for split in ('train', 'validation') for shard in range(5)] + ['labels.txt'])
+  assert sorted(os.listdir(out)) == expected  # archive and extracted photos removed
+  with open(os.path.join(out, 'labels.txt')) as f:
+    assert f.read() == '0:daisy\n1:dandelion\n2:roses\n3:sunflowers\n4:tulips\n'
+  assert dataset_utils.read_label_file(out) == dict(enumerate(CLASSES))
+
+
+def test_records_hold_original_bytes_labels_and_sizes(converted):
+  out, photos, summary = converted
+  by_bytes = {data: name for name, data in photos.items() if name != CORRUPT}
+  # The documented split: sorted paths, random.seed(0) shuffle, first NUM_VALIDATION -> validation.
+  order = sorted(photos)
+  random.seed(0)
+  random.shuffle(order)
+  expected = {'validation': [n for n in order[:NUM_VALIDATION] if n != CORRUPT],
+              'train': [n for n in order[NUM_VALIDATION:] if n != CORRUPT]}
+  for split in ('train', 'validation'):
+    seen = []
+    for feature in _records(out, split):
+      data = feature['image/encoded'].bytes_list.value[0]
+      name = by_bytes[data]  # byte-identical to a source photo
+      seen.append(name)
+      assert feature['image/format'].bytes_list.value == [b'jpg']
+      assert feature['image/class/label'].int64_list.value == [CLASSES.index(name.split('/')[0])]
+      width, height = Image.open(io.BytesIO(data)).size
+      assert feature['image/height'].int64_list.value == [height]
+      assert feature['image/width'].int64_list.value == [width]
+    assert seen == expected[split]  # same photos, in shuffled order across shards 0..4
+    assert summary.split_sizes[split] == len(expected[split])
+
+
+def test_corrupt_jpeg_is_skipped_named_and_counted(converted):
+  _, _, summary = converted
+  assert [os.path.relpath(path, path.split('flower_photos')[0] + 'flower_photos')
+          for path, _ in summary.skipped] == [CORRUPT]
+  report = str(summary)
+  assert 'skipped (unreadable) files: 1' in report and 'broken 1.jpg' in report
+  assert 'images/s' in report and 'train %d' % summary.split_sizes['train'] in report
+
+
+def test_readme_snippet_with_dataset_data_provider(converted):
+  out, photos, _ = converted
+  with tf.Graph().as_default():
+    dataset = dataset_factory.get_dataset('flowers', 'validation', out)
+    provider = slim.dataset_data_provider.DatasetDataProvider(dataset)
+    [image, label] = provider.get(['image', 'label'])
+    assert dataset.num_samples == flowers.SPLITS_TO_SIZES['validation'] == 350
+    assert dataset.num_classes == 5 and dataset.labels_to_names == dict(enumerate(CLASSES))
+    with tf.Session() as sess:
+      coord = tf.train.Coordinator()
+      threads = tf.train.start_queue_runners(sess=sess, coord=coord)
+      try:
+        decoded = [sess.run([image, label]) for _ in range(3)]
+      finally:
+        coord.request_stop()
+        coord.join(threads, stop_grace_period_secs=5)
+  for pixels, class_id in decoded:
+    assert pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3
+    # The decoded image is one of the photos of its class, pixel for pixel (same JPEG decoder
+    # family, so allow rounding differences).
+    matches = [np.abs(np.asarray(Image.open(io.BytesIO(data)), np.int16) - pixels).mean()
+               for name, data in photos.items()
+               if name != CORRUPT and name.startswith(CLASSES[class_id] + '/')
+               and Image.open(io.BytesIO(data)).size == (pixels.shape[1], pixels.shape[0])]
+    assert matches and min(matches) < 2.0
+
+
+def test_rerun_on_complete_folder_does_nothing(converted):
+  out, _, _ = converted
+  before = {name: os.stat(os.path.join(out, name)).st_mtime_ns for name in os.listdir(out)}
+  # No archive is fetched at all: the source given does not even exist.
+  summary = download_and_convert_flowers.run(out, dataset_url='/nonexistent/flower_photos.tgz')
+  assert summary.already_complete and 'nothing to do' in str(summary)
+  assert {name: os.stat(os.path.join(out, name)).st_mtime_ns for name in os.listdir(out)} == before
+
+
+def test_failure_mid_conversion_leaves_no_partial_shard(converted, tmp_path):
+  """A conversion that dies in its third shard: shards written before are whole, the broken one
+  never gets its final name, nothing temporary remains, and the folder is not taken as complete."""
+  _, photos, _ = converted
+  src = tmp_path / 'src'
+  src.mkdir()
+  items = []
+  for i, (name, data) in enumerate(sorted(photos.items())):
+    path = src / ('%02d.jpg' % i)
+    path.write_bytes(data)
+    items.append((str(path), 0))
+  items[11] = (items[11][0], 'not-a-label')  # 5 items per shard: the third shard fails
+  out = tmp_path / 'out'
+  out.mkdir()
+  with pytest.raises(TypeError):
+    convert_image_folder.write_splits([('train', items, 5)], str(out), 'flowers',
+                                      convert_image_folder.KEEP_ORIGINAL, num_workers=1)
+  names = sorted(os.listdir(str(out)))
+  assert names == ['flowers_train_00000-of-00005.tfrecord', 'flowers_train_00001-of-00005.tfrecord']
+  assert not download_and_convert_flowers._dataset_exists(str(out))
+
+
+def test_get_split_errors_name_the_problem(tmp_path):
+  with pytest.raises(UserError) as error:
+    flowers.get_split('train', str(tmp_path))
+  message = str(error.value)
+  assert isinstance(error.value, ValueError)
+  assert os.path.join(str(tmp_path), 'flowers_train_*.tfrecord') in message
+  assert 'download_and_convert_data.py --dataset_name=flowers --dataset_dir=%s' % tmp_path in message
+  with pytest.raises(ValueError, match='split name test was not recognized.*train, validation'):
+    dataset_factory.get_dataset('flowers', 'test', str(tmp_path))
+  with pytest.raises(UserError, match='unknown foo.*cifar10, custom, flowers, imagenet, mnist, '
+                     'visualwakewords') as error:
+    dataset_factory.get_dataset('foo', 'train', str(tmp_path))
+  assert isinstance(error.value, ValueError)
+  # Describing the split without its files (e.g. to read num_classes) is possible on request.
+  assert flowers.get_split('train', str(tmp_path), require_files=False).num_classes == 5
+
+
+def test_missing_descriptor_module_fails_only_when_used():
+  assert sorted(dataset_factory.datasets_map) == [
+      'cifar10', 'custom', 'flowers', 'imagenet', 'mnist', 'visualwakewords']
+  lazy = dataset_factory._LazyModule('nope', 'datasets.no_such_descriptor')
+  with pytest.raises(UserError, match='data set nope is known but its module'):
+    lazy.get_split('train', '/tmp')
+
+
+def _script(*args):
+  return subprocess.run([sys.executable, os.path.join(ROOT, 'download_and_convert_data.py')]
+                        + list(args), cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_script_refuses_escaping_member_and_unknown_name(tmp_path):
+  evil = str(tmp_path / 'flower_photos.tgz')
+  with tarfile.open(evil, 'w:gz') as tar:
+    for name in ('flower_photos/daisy/1.jpg', 'flower_photos/../../escaped.txt'):
+      info = tarfile.TarInfo(name)
+      info.size = 3
+      tar.addfile(info, io.BytesIO(b'abc'))
+  out = tmp_path / 'out'
+  result = _script('--dataset_name=flowers', '--dataset_dir=%s' % out, '--dataset_url=%s' % evil,
+                   '--num_workers=1')
+  assert result.returncode == 2, result.stderr
+  assert 'Traceback' not in result.stderr
+  error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+  assert len(error_lines) == 1 and "'flower_photos/../../escaped.txt'" in error_lines[0]
+  assert not (tmp_path / 'escaped.txt').exists() and not os.path.exists(
+      os.path.join(os.path.dirname(str(tmp_path)), 'escaped.txt'))
+  assert os.path.exists(evil)  # a user's local archive is never deleted
+  assert [n for n in os.listdir(str(out)) if not n.startswith('.')] == []
+
+  result = _script('--dataset_name=flower', '--dataset_dir=%s' % out)
+  assert result.returncode == 2 and 'Traceback' not in result.stderr
+  assert ('error: dataset_name [flower] was not recognized; valid names: flowers, cifar10, mnist, '
+          'visualwakewords, custom') in result.stderr
