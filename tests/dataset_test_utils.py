@@ -1,0 +1,55 @@
+"""Helpers for the data set converter tests: read TFRecords back, decode images, run a provider."""
+import io
+
+import numpy as np
+from PIL import Image
+
+from slimlib import compat  # noqa: F401  (before tf_slim)
+import tensorflow.compat.v1 as tf
+import tf_slim as slim
+
+
+def read_examples(path_or_paths):
+  """Every tf.train.Example in the TFRecord file(s), in order, as {key: list of values}."""
+  paths = [path_or_paths] if isinstance(path_or_paths, str) else list(path_or_paths)
+  examples = []
+  for path in paths:
+    for record in tf.io.tf_record_iterator(path):
+      example = tf.train.Example.FromString(record)
+      features = {}
+      for key, feature in example.features.feature.items():
+        kind = feature.WhichOneof('kind')
+        features[key] = list(getattr(feature, kind).value) if kind else []
+      examples.append(features)
+  return examples
+
+
+def decode(encoded, mode=None):
+  """uint8 array of an encoded image (optionally converted to a Pillow mode)."""
+  with Image.open(io.BytesIO(encoded)) as img:
+    return np.asarray(img.convert(mode) if mode else img)
+
+
+def provide_all(make_dataset, items, num):
+  """Reads `num` examples through slim's DatasetDataProvider (one reader, no shuffling).
+
+  `make_dataset()` builds the slim Dataset inside the reading graph (its default values are
+  tensors).
+  """
+  with tf.Graph().as_default():
+    dataset = make_dataset()
+    provider = slim.dataset_data_provider.DatasetDataProvider(
+        dataset, num_readers=1, shuffle=False, num_epochs=1)
+    tensors = provider.get(items)
+    results = []
+    with tf.Session() as sess:
+      sess.run(tf.local_variables_initializer())
+      coord = tf.train.Coordinator()
+      threads = tf.train.start_queue_runners(sess, coord)
+      try:
+        for _ in range(num):
+          results.append(sess.run(tensors))
+      finally:
+        coord.request_stop()
+        coord.join(threads, stop_grace_period_secs=5)
+    return results
