@@ -4,7 +4,8 @@
         --dataset_dir=/tmp/my_data --images_dir=/path/to/photos
 
 `images_dir` holds one sub-folder per class (its name is the class name; classes are numbered in sorted
-order); images may sit anywhere below their class folder. Accepted: .jpg .jpeg .png .bmp .gif (any
+order); images may sit anywhere below their class folder. A class folder without images is reported
+with a warning and keeps its number (so adding images to it later does not renumber the others). Accepted: .jpg .jpeg .png .bmp .gif (any
 case). What a record stores, with `image/format` always telling the truth:
 
 * a JPEG in RGB or grey: its original bytes, format `jpg` (no re-compression);
@@ -18,14 +19,16 @@ warning naming it, and counted in the summary.
 The split is made like the flowers split: the file list sorted (so it does not depend on the file
 system's listing order), shuffled with seed 0, the first `round(validation_fraction * N)` files (at
 least one when the fraction is above 0 and there are two or more files) go to validation, the rest to
-train. The default fraction is 0.1.
+train. The default fraction is 0.1; 0 writes a train split only. Each split has `num_shards` files
+(default 5; fewer when a split has fewer images than that).
 
 Output in `dataset_dir`: `custom_train_%05d-of-%05d.tfrecord`, `custom_validation_...`, `labels.txt`,
 and `dataset_meta.json` (split sizes, class count, file pattern, source) which `custom.get_split` reads.
 The meta file is written last, so its presence means the conversion completed.
 
 This module also holds the machinery the flowers converter shares: `list_class_folders`,
-`encode_image`, `write_split` (parallel, atomic shard writing) and `ConversionSummary`.
+`encode_image`, `split_files`, `write_splits` (parallel reading, atomic shard writing) and
+`ConversionSummary`.
 """
 import io
 import math
@@ -52,13 +55,12 @@ FILE_PATTERN = _PREFIX + '_%s_*.tfrecord'
 KEEP_ORIGINAL = 'original'
 PORTABLE = 'portable'
 
+# `image/format` of a stored JPEG, as the original flowers converter wrote it.
+JPEG_FORMAT = 'jpg'
+
 
 class CorruptImage(Exception):
   """The file is not a decodable image."""
-
-
-def _jpeg_format_name():
-  return 'jpg'
 
 
 def encode_image(data, policy=PORTABLE):
@@ -78,7 +80,7 @@ def encode_image(data, policy=PORTABLE):
         img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
       img.load()
       if kind == 'JPEG' and (policy == KEEP_ORIGINAL or mode in ('RGB', 'L')):
-        return data, _jpeg_format_name(), height, width
+        return data, JPEG_FORMAT, height, width
       if kind == 'PNG':
         return data, 'png', height, width
     # Anything else is decoded at full size and stored as a lossless PNG.
@@ -143,74 +145,87 @@ def shard_ranges(num_items, num_shards):
           for i in range(num_shards)]
 
 
-def _write_shard(task):
-  """Worker: writes one shard atomically. Returns `(path, written, skipped[(file, reason)])`."""
-  output_path, items, policy = task
-  skipped = []
-  with fileio.AtomicTFRecordWriter(output_path) as writer:
-    for path, label in items:
-      try:
-        with open(path, 'rb') as f:
-          data = f.read()
-        encoded, image_format, height, width = encode_image(data, policy)
-      except (CorruptImage, OSError) as e:
-        skipped.append((path, str(e)))
-        continue
-      example = dataset_utils.image_to_tfexample(encoded, image_format, height, width, label)
-      writer.write(example.SerializeToString())
-    written = writer.count
-  return output_path, written, skipped
+def _encode_file(task):
+  """Worker: reads and checks one image file. Returns `(encoded, format, height, width)`, or
+  `(None, reason)` for a file that cannot be read or decoded."""
+  path, policy = task
+  try:
+    with open(path, 'rb') as f:
+      data = f.read()
+    return encode_image(data, policy)
+  except (CorruptImage, OSError) as e:
+    return None, str(e)
 
 
 def default_num_workers():
   return os.cpu_count() or 1
 
 
-def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None):
-  """Writes every split as `<prefix>_<split>_%05d-of-%05d.tfrecord` shards, one task per shard.
-
-  `splits` is a list of `(split_name, items, num_shards)` with items `(path, label)`; shard i holds
-  the i-th run of ceil(len(items) / num_shards) items. Returns `(sizes, skipped, filenames)`: images
-  written per split, `(path, reason)` of the unreadable files, and the shard file names.
-  Shards are written by `num_workers` processes (default: one per CPU), each under a temporary name
-  renamed when complete; on any failure or interrupt the pool is stopped and no partial shard keeps
-  a final name.
-  """
-  tasks, owner = [], []
-  for split_name, items, num_shards in splits:
-    for shard_id, (start, end) in enumerate(shard_ranges(len(items), num_shards)):
-      path = dataset_utils.shard_filename(dataset_dir, prefix, split_name, shard_id, num_shards)
-      tasks.append((path, items[start:end], policy))
-      owner.append(split_name)
-  pool = make_pool(num_workers, len(tasks))
-  try:
-    if pool:
-      results = pool.map(_write_shard, tasks, chunksize=1)
-    else:
-      results = [_write_shard(task) for task in tasks]
-  finally:
-    if pool:
-      pool.terminate()
-      pool.join()
-  sizes = {split_name: 0 for split_name, _, _ in splits}
-  for split_name, (_, written, _) in zip(owner, results):
-    sizes[split_name] += written
-  skipped = [entry for result in results for entry in result[2]]
-  return sizes, skipped, [os.path.basename(result[0]) for result in results]
-
-
-def make_pool(num_workers, num_tasks):
-  """A process pool for shard writing, or None when one process is enough.
-
-  Spawned (not forked) processes: forking a process that already runs TensorFlow threads can hang.
-  """
+def check_num_workers(num_workers):
   num_workers = default_num_workers() if num_workers is None else int(num_workers)
   if num_workers < 1:
     raise UserError('--num_workers must be at least 1, got %d' % num_workers)
-  num_workers = min(num_workers, num_tasks)
-  if num_workers <= 1:
-    return None
-  return multiprocessing.get_context('spawn').Pool(num_workers)
+  return num_workers
+
+
+def _imap_in_order(function, tasks, num_workers):
+  """Yields `function(task)` in order, computed by up to `num_workers` forked processes.
+
+  Workers only read files and run Pillow; this process alone uses TensorFlow (Example protos and
+  TFRecord writers), which is what makes forking after TensorFlow was imported safe. A fork starts
+  in milliseconds, where a spawned worker would spend seconds importing TensorFlow again.
+  """
+  num_workers = min(check_num_workers(num_workers), len(tasks))
+  if num_workers <= 1 or 'fork' not in multiprocessing.get_all_start_methods():
+    for task in tasks:
+      yield function(task)
+    return
+  pool = multiprocessing.get_context('fork').Pool(num_workers)
+  try:
+    for result in pool.imap(function, tasks, chunksize=4):
+      yield result
+  finally:
+    pool.terminate()
+    pool.join()
+
+
+def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None):
+  """Writes every split as `<prefix>_<split>_%05d-of-%05d.tfrecord` shards.
+
+  `splits` is a list of `(split_name, items, num_shards)` with items `(path, label)`; shard i holds
+  the i-th run of ceil(len(items) / num_shards) items, in order. Images are read and checked by
+  `num_workers` processes (default: one per CPU). Each shard is written under a temporary name and
+  renamed when complete; on any failure or interrupt the shard being written is deleted, so no
+  partial shard ever has a final name.
+
+  Returns `(sizes, skipped, filenames)`: images written per split, `(path, reason)` for each
+  unreadable file, and the shard file names.
+  """
+  shards = []  # (split_name, path, items)
+  for split_name, items, num_shards in splits:
+    for shard_id, (start, end) in enumerate(shard_ranges(len(items), num_shards)):
+      path = dataset_utils.shard_filename(dataset_dir, prefix, split_name, shard_id, num_shards)
+      shards.append((split_name, path, items[start:end]))
+  tasks = [(path, policy) for _, _, items in shards for path, _ in items]
+  check_num_workers(num_workers)
+  results = _imap_in_order(_encode_file, tasks, num_workers)
+  sizes = {split_name: 0 for split_name, _, _ in splits}
+  skipped = []
+  try:
+    for split_name, output_path, items in shards:
+      with fileio.AtomicTFRecordWriter(output_path) as writer:
+        for path, label in items:
+          result = next(results)
+          if result[0] is None:
+            skipped.append((path, result[1]))
+            continue
+          encoded, image_format, height, width = result
+          example = dataset_utils.image_to_tfexample(encoded, image_format, height, width, label)
+          writer.write(example.SerializeToString())
+        sizes[split_name] += writer.count
+  finally:
+    results.close()  # stops the worker pool at once when a shard failed
+  return sizes, skipped, [os.path.basename(path) for _, path, _ in shards]
 
 
 class ConversionSummary(object):
@@ -275,6 +290,10 @@ def run(dataset_dir, images_dir=None, validation_fraction=DEFAULT_VALIDATION_FRA
     raise UserError('--validation_fraction must be in [0, 1), got %g' % validation_fraction)
   if num_shards < 1:
     raise UserError('--num_shards must be at least 1, got %d' % num_shards)
+  source, target = os.path.realpath(images_dir), os.path.realpath(dataset_dir)
+  if target == source or target.startswith(source + os.sep):
+    raise UserError('--dataset_dir %s is inside --images_dir %s: it would be read as a class '
+                    'folder; write the TFRecords somewhere else' % (dataset_dir, images_dir))
   summary = ConversionSummary('custom', dataset_dir)
   meta_path = os.path.join(dataset_dir, dataset_utils.META_FILENAME)
   if os.path.isfile(meta_path):

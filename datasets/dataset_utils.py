@@ -189,8 +189,8 @@ def image_classification_split(file_pattern, reader, num_samples, num_classes,
   keys_to_features = {
       'image/encoded': tf.FixedLenFeature((), tf.string, default_value=''),
       'image/format': tf.FixedLenFeature((), tf.string, default_value=image_format_default),
-      'image/class/label': tf.FixedLenFeature(
-          [], tf.int64, default_value=tf.zeros([], dtype=tf.int64)),
+      # A Python 0, not a tensor: the Dataset then belongs to no graph and can be built before one.
+      'image/class/label': tf.FixedLenFeature([], tf.int64, default_value=0),
   }
   items_to_handlers = {
       'image': slim.tfexample_decoder.Image(),

@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import time
 import zipfile
 
 import pytest
@@ -144,16 +143,16 @@ def test_atomic_output_keeps_no_partial_file(tmp_path):
   assert open(final).read() == 'whole' and os.listdir(str(tmp_path)) == ['out.txt']
 
 
-def test_killed_tfrecord_writer_leaves_only_a_temp_name(tmp_path):
+def test_killed_writer_leaves_only_a_temp_name(tmp_path):
   """SIGKILL mid-write (nothing can clean up): the final name never appears; the leftover is
-  recognisable as temporary and removed by the next run."""
+  recognisable as temporary and removed by the next run's remove_stale_temps."""
   final = str(tmp_path / 'x_train_00000-of-00001.tfrecord')
   code = ('import sys, time\n'
           'from slimlib import fileio\n'
-          'w = fileio.AtomicTFRecordWriter(sys.argv[1])\n'
-          'w.write(b"record"); w.flush()\n'
-          'print("ready", flush=True)\n'
-          'time.sleep(120)\n')
+          'with fileio.atomic_output(sys.argv[1]) as f:\n'
+          '  f.write(b"half a shard"); f.flush()\n'
+          '  print("ready", flush=True)\n'
+          '  time.sleep(120)\n')
   proc = subprocess.Popen([sys.executable, '-c', code, final], cwd=ROOT, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL)
   try:
@@ -167,3 +166,17 @@ def test_killed_tfrecord_writer_leaves_only_a_temp_name(tmp_path):
   assert len(names) == 1 and fileio.is_temp_name(names[0]) and not os.path.exists(final)
   assert fileio.remove_stale_temps(str(tmp_path)) == names
   assert os.listdir(str(tmp_path)) == []
+
+
+def test_tfrecord_writer_renames_only_when_closed(tmp_path):
+  final = str(tmp_path / 'a.tfrecord')
+  writer = fileio.AtomicTFRecordWriter(final)
+  writer.write(b'one')
+  assert not os.path.exists(final) and len(os.listdir(str(tmp_path))) == 1
+  writer.close()
+  assert os.listdir(str(tmp_path)) == ['a.tfrecord']
+  with pytest.raises(KeyboardInterrupt):
+    with fileio.AtomicTFRecordWriter(str(tmp_path / 'b.tfrecord')) as writer:
+      writer.write(b'two')
+      raise KeyboardInterrupt()
+  assert os.listdir(str(tmp_path)) == ['a.tfrecord']
