@@ -310,3 +310,24 @@ def test_unknown_name_error_lists_valid_names():
   names = preprocessing_factory.preprocessing_names()
   assert names == sorted(names) and 'inception' in names
   assert ', '.join(names) in message
+
+
+def test_factory_eval_preprocessing_reproduces_the_published_top1():
+  """The factory's preprocessing of a real photo + the real MobileNet V1 0.25 checkpoint give the
+  original slim's confident top-1 (89 macaw, ../shared/README.md)."""
+  from tests.conftest import shared_path
+  from nets import nets_factory
+  if 'mobilenet_v1_025' not in nets_factory.NETS:
+    pytest.skip('mobilenet_v1_025 is not registered in nets_factory yet')
+  folder = 'mobilenet_v1_0.25_128'
+  ckpt = shared_path('pretrained', folder, folder + '.ckpt.index')[:-len('.index')]
+  photo = shared_path('images', 'coral_parrot.jpg')
+  with tf.Graph().as_default():
+    image = tf.image.decode_jpeg(tf.io.read_file(photo), channels=3)
+    fn = preprocessing_factory.get_preprocessing('mobilenet_v1_025', is_training=False)
+    images = tf.expand_dims(fn(image, 128, 128), 0)
+    network_fn = nets_factory.get_network_fn('mobilenet_v1_025', num_classes=1001)
+    logits, _ = network_fn(images)
+    with tf.Session() as sess:
+      tf.train.Saver().restore(sess, ckpt)
+      assert int(np.argmax(sess.run(logits))) == 89
