@@ -14,6 +14,8 @@ from nets import cifarnet
 from nets import inception
 from nets import lenet
 from nets import mobilenet_v1
+from nets import shufflenet_v1
+from nets import shufflenet_v2
 
 
 class UnknownNetworkError(UserError, ValueError):
@@ -43,6 +45,28 @@ _NETS = (
     NetSpec('mobilenet_v1_025', mobilenet_v1.mobilenet_v1_025, mobilenet_v1.mobilenet_v1_arg_scope,
             1001, 'inception', ('MobilenetV1/Logits',)),
     # ---- more families are registered below, one block per family ----
+    # ---- ShuffleNet V1 / V2 (never in the original slim; no published checkpoints) ----
+    # V1 at 1.0x with 3 groups (the paper's main model), other groups and 0.5x; V2 at its 4 widths.
+    NetSpec('shufflenet_v1', shufflenet_v1.shufflenet_v1,
+            shufflenet_v1.shufflenet_v1_arg_scope, None, 'inception', ('ShufflenetV1/Logits',)),
+    NetSpec('shufflenet_v1_g1', shufflenet_v1.shufflenet_v1_g1,
+            shufflenet_v1.shufflenet_v1_arg_scope, None, 'inception', ('ShufflenetV1/Logits',)),
+    NetSpec('shufflenet_v1_g2', shufflenet_v1.shufflenet_v1_g2,
+            shufflenet_v1.shufflenet_v1_arg_scope, None, 'inception', ('ShufflenetV1/Logits',)),
+    NetSpec('shufflenet_v1_g4', shufflenet_v1.shufflenet_v1_g4,
+            shufflenet_v1.shufflenet_v1_arg_scope, None, 'inception', ('ShufflenetV1/Logits',)),
+    NetSpec('shufflenet_v1_g8', shufflenet_v1.shufflenet_v1_g8,
+            shufflenet_v1.shufflenet_v1_arg_scope, None, 'inception', ('ShufflenetV1/Logits',)),
+    NetSpec('shufflenet_v1_050', shufflenet_v1.shufflenet_v1_050,
+            shufflenet_v1.shufflenet_v1_arg_scope, None, 'inception', ('ShufflenetV1/Logits',)),
+    NetSpec('shufflenet_v2', shufflenet_v2.shufflenet_v2,
+            shufflenet_v2.shufflenet_v2_arg_scope, None, 'inception', ('ShufflenetV2/Logits',)),
+    NetSpec('shufflenet_v2_050', shufflenet_v2.shufflenet_v2_050,
+            shufflenet_v2.shufflenet_v2_arg_scope, None, 'inception', ('ShufflenetV2/Logits',)),
+    NetSpec('shufflenet_v2_150', shufflenet_v2.shufflenet_v2_150,
+            shufflenet_v2.shufflenet_v2_arg_scope, None, 'inception', ('ShufflenetV2/Logits',)),
+    NetSpec('shufflenet_v2_200', shufflenet_v2.shufflenet_v2_200,
+            shufflenet_v2.shufflenet_v2_arg_scope, None, 'inception', ('ShufflenetV2/Logits',)),
 )
 
 NETS = collections.OrderedDict((spec.name, spec) for spec in _NETS)

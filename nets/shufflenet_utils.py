@@ -1,0 +1,134 @@
+"""Layers shared by ShuffleNet V1 and V2: channel shuffle and grouped 1x1 convolution.
+
+Channel shuffle is the operation of Zhang et al., "ShuffleNet: An Extremely Efficient Convolutional
+Neural Network for Mobile Devices" (CVPR 2018, https://arxiv.org/abs/1707.01083), section 3.1.
+"""
+import tensorflow.compat.v1 as tf
+import tf_slim as slim
+
+
+def _dims(inputs):
+  """[batch, height, width] of `inputs`, static where known, dynamic where not."""
+  static = inputs.shape.as_list()
+  dynamic = tf.shape(inputs)
+  return [static[i] if static[i] is not None else dynamic[i] for i in range(3)]
+
+
+def channel_shuffle(inputs, groups, scope=None):
+  """Interleaves the channels of `groups` groups (paper, section 3.1).
+
+  The channel axis of size g * n is reshaped to (g, n), transposed to (n, g) and flattened, so
+  output channel i * g + j is input channel j * n + i: every group of the next grouped convolution
+  receives channels from every group of the previous one.
+
+  Args:
+    inputs: a [batch, height, width, channels] tensor, channels divisible by `groups`.
+    groups: number of groups g.
+    scope: optional name scope.
+
+  Returns:
+    A tensor with the shape of `inputs`.
+  """
+  with tf.name_scope(scope, 'ChannelShuffle', [inputs]):
+    channels = inputs.shape.as_list()[-1]
+    if channels % groups:
+      raise ValueError('channel_shuffle: %d channels do not split into %d groups'
+                       % (channels, groups))
+    batch, height, width = _dims(inputs)
+    net = tf.reshape(inputs, [batch, height, width, groups, channels // groups])
+    net = tf.transpose(net, [0, 1, 2, 4, 3])
+    return tf.reshape(net, [batch, height, width, channels])
+
+
+@slim.add_arg_scope
+def grouped_conv2d(inputs,
+                   num_outputs,
+                   kernel_size,
+                   groups=1,
+                   stride=1,
+                   padding='SAME',
+                   activation_fn=tf.nn.relu,
+                   normalizer_fn=None,
+                   normalizer_params=None,
+                   weights_initializer=None,
+                   weights_regularizer=None,
+                   variables_collections=None,
+                   outputs_collections=None,
+                   trainable=True,
+                   reuse=None,
+                   scope=None):
+  """A convolution whose input and output channels are cut into `groups` independent groups.
+
+  Variables follow the slim naming of `slim.conv2d` with a normalizer: `<scope>/weights` of shape
+  [kh, kw, in_channels / groups, num_outputs] (the layout of TensorFlow's native grouped
+  convolution: output channel o belongs to group o // (num_outputs / groups)), and the normalizer's
+  variables under `<scope>/BatchNorm`. No biases: every use here is followed by batch norm.
+
+  TensorFlow 2.21 runs a grouped `Conv2D` forward on CPU but cannot compute its gradient there, so
+  each group is convolved separately and the results are concatenated.
+  """
+  with tf.variable_scope(scope, 'GroupedConv2d', [inputs], reuse=reuse) as sc:
+    in_channels = inputs.shape.as_list()[-1]
+    if in_channels % groups or num_outputs % groups:
+      raise ValueError('grouped_conv2d %s: %d input and %d output channels must both be divisible '
+                       'by groups=%d' % (sc.name, in_channels, num_outputs, groups))
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    collections = slim.utils.get_variable_collections(variables_collections, 'weights')
+    weights = slim.model_variable(
+        'weights',
+        shape=[kh, kw, in_channels // groups, num_outputs],
+        initializer=weights_initializer or tf.glorot_uniform_initializer(),
+        regularizer=weights_regularizer,
+        collections=collections,
+        trainable=trainable)
+    strides = [1, stride, stride, 1]
+    if groups == 1:
+      outputs = tf.nn.conv2d(inputs, weights, strides, padding)
+    else:
+      outputs = tf.concat(
+          [tf.nn.conv2d(x, w, strides, padding)
+           for x, w in zip(tf.split(inputs, groups, axis=3), tf.split(weights, groups, axis=3))],
+          axis=3)
+    if normalizer_fn is not None:
+      outputs = normalizer_fn(outputs, **(normalizer_params or {}))
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+def reduced_kernel_size_for_small_input(inputs, kernel_size):
+  """The pooling kernel, shrunk to the feature map when the input is smaller than the default."""
+  shape = inputs.shape.as_list()
+  if shape[1] is None or shape[2] is None:
+    return kernel_size
+  return [min(shape[1], kernel_size[0]), min(shape[2], kernel_size[1])]
+
+
+def shufflenet_arg_scope(is_training=True,
+                         weight_decay=4e-5,
+                         stddev=0.09,
+                         regularize_depthwise=False,
+                         batch_norm_decay=0.9997,
+                         batch_norm_epsilon=0.001,
+                         batch_norm_updates_collections=tf.GraphKeys.UPDATE_OPS):
+  """The layer defaults both ShuffleNets share (see shufflenet_v1_arg_scope for the arguments)."""
+  batch_norm_params = {
+      'center': True,
+      'scale': True,
+      'decay': batch_norm_decay,
+      'epsilon': batch_norm_epsilon,
+      'updates_collections': batch_norm_updates_collections,
+  }
+  initializer = tf.truncated_normal_initializer(stddev=stddev)
+  regularizer = slim.l2_regularizer(weight_decay)
+  depthwise_regularizer = regularizer if regularize_depthwise else None
+  bn_defaults = {} if is_training is None else {'is_training': is_training}
+  with slim.arg_scope([slim.conv2d, slim.separable_conv2d, grouped_conv2d],
+                      weights_initializer=initializer,
+                      activation_fn=tf.nn.relu,
+                      normalizer_fn=slim.batch_norm,
+                      normalizer_params=batch_norm_params):
+    with slim.arg_scope([slim.conv2d, grouped_conv2d], weights_regularizer=regularizer):
+      with slim.arg_scope([slim.separable_conv2d], weights_regularizer=depthwise_regularizer):
+        with slim.arg_scope([slim.batch_norm], **bn_defaults) as sc:
+          return sc
