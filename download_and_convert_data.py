@@ -11,10 +11,14 @@ from absl import flags
 from absl import logging
 
 from slimlib import cli
+from datasets import dataset_factory  # noqa: E402  (after cli, which applies the TF fixes)
+from slimlib.errors import UserError
 
 FLAGS = flags.FLAGS
 
-_NAMES = ('flowers', 'cifar10', 'mnist', 'visualwakewords', 'custom')
+# One row per converter in dataset_factory._CONVERTERS: flowers, cifar10, mnist, visualwakewords,
+# custom.
+_NAMES = tuple(dataset_factory.converters_map)
 
 flags.DEFINE_string(
     'dataset_name', None,
@@ -24,7 +28,9 @@ flags.DEFINE_string(
 flags.DEFINE_string(
     'dataset_url', None,
     'URL or local path of the source archive, instead of the data set\'s original URL '
-    '(flowers: flower_photos.tgz).')
+    '(flowers: flower_photos.tgz; cifar10: cifar-10-python.tar.gz; mnist: the base URL or folder '
+    'of its four idx .gz files; visualwakewords: the base URL or folder of train2014.zip, '
+    'val2014.zip and annotations_trainval2014.zip).')
 flags.DEFINE_string(
     'images_dir', None,
     'custom only: folder holding one sub-folder of images (jpg/jpeg/png/bmp/gif) per class.')
@@ -40,23 +46,34 @@ flags.DEFINE_string(
     'foreground_class_of_interest', 'person',
     'visualwakewords only: build a binary classifier based on the presence or absence of this '
     'object class.')
+flags.DEFINE_string(
+    'coco_train_url', None,
+    'visualwakewords only: URL or local path of COCO train2014.zip (default: cocodataset.org).')
+flags.DEFINE_string(
+    'coco_validation_url', None,
+    'visualwakewords only: URL or local path of COCO val2014.zip (default: cocodataset.org).')
+flags.DEFINE_string(
+    'coco_annotations_url', None,
+    'visualwakewords only: URL or local path of COCO annotations_trainval2014.zip (default: '
+    'cocodataset.org).')
+flags.DEFINE_string(
+    'coco_dirname', None,
+    'visualwakewords only: sub-folder of dataset_dir receiving the COCO downloads (default '
+    'coco_dataset).')
 flags.DEFINE_integer(
     'num_workers', None, 'Processes converting images in parallel (default: number of CPUs).')
 
 # Flags forwarded to the converter; each converter's run() takes the ones it uses.
 _OPTION_FLAGS = ('dataset_url', 'images_dir', 'validation_fraction', 'num_shards',
-                 'small_object_area_threshold', 'foreground_class_of_interest', 'num_workers')
+                 'small_object_area_threshold', 'foreground_class_of_interest', 'num_workers',
+                 'coco_train_url', 'coco_validation_url', 'coco_annotations_url', 'coco_dirname')
 
 
 def main(_):
-  from datasets import dataset_factory
-  from slimlib.errors import UserError
   if not FLAGS.dataset_name:
     raise UserError('You must supply the dataset name with --dataset_name (one of %s)'
                     % ', '.join(_NAMES))
-  if FLAGS.dataset_name not in _NAMES:
-    raise UserError('dataset_name [%s] was not recognized; valid names: %s'
-                    % (FLAGS.dataset_name, ', '.join(_NAMES)))
+  dataset_factory.check_converter_name(FLAGS.dataset_name)
   if not FLAGS.dataset_dir:
     raise UserError('You must supply the dataset directory with --dataset_dir')
   accepted = dataset_factory.converter_options(FLAGS.dataset_name)

@@ -103,7 +103,7 @@ def converter_options(name):
 def check_converter_name(name):
   if name not in converters_map:
     raise dataset_utils.DatasetError('dataset_name [%s] was not recognized; valid names: %s'
-                                     % (name, ', '.join(sorted(converters_map))))
+                                     % (name, ', '.join(converters_map)))
 
 
 def convert(name, dataset_dir, **options):

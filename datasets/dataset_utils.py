@@ -83,7 +83,7 @@ def download_and_uncompress_zipfile(zip_url, dataset_dir):
     path = local if os.path.isfile(local) else fileio.download(zip_url, dataset_dir)
   else:
     path, _ = fileio.fetch(zip_url, dataset_dir)
-  fileio.safe_extract(path, dataset_dir)
+  fileio.safe_extract(path, dataset_dir, skip_existing=True)
   return path
 
 

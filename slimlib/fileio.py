@@ -222,19 +222,31 @@ def check_tar_members(archive_path, members, target_dir):
                       % (archive_path, member.name))
 
 
-def safe_extract(archive_path, target_dir):
+def _already_extracted(target_dir, info):
+  path = os.path.join(target_dir, info.filename)
+  if info.is_dir():
+    return os.path.isdir(path)
+  return os.path.isfile(path) and os.path.getsize(path) == info.file_size
+
+
+def safe_extract(archive_path, target_dir, skip_existing=False):
   """Verifies then extracts a tar (any compression) or zip archive into `target_dir`.
 
   Every member is checked before any byte is written, so a hostile archive leaves nothing behind.
+  With `skip_existing`, zip members already present with their full size are not written again
+  (resuming the extraction of a big archive).
   """
   kind = verify_archive(archive_path)
   os.makedirs(target_dir, exist_ok=True)
   try:
     if kind == 'zip':
       with zipfile.ZipFile(archive_path) as archive:
-        for name in archive.namelist():
-          _check_member_name(archive_path, target_dir, name)
-        archive.extractall(target_dir)
+        infos = archive.infolist()
+        for info in infos:
+          _check_member_name(archive_path, target_dir, info.filename)
+        if skip_existing:
+          infos = [info for info in infos if not _already_extracted(target_dir, info)]
+        archive.extractall(target_dir, members=infos)
     else:
       with tarfile.open(archive_path, 'r:*') as archive:
         members = archive.getmembers()

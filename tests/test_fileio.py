@@ -112,6 +112,20 @@ def test_hostile_zip_member_refused(tmp_path):
   assert not (tmp_path / 'evil.txt').exists()
 
 
+def test_zip_resume_skips_members_already_extracted(tmp_path):
+  archive = str(tmp_path / 'a.zip')
+  with zipfile.ZipFile(archive, 'w') as z:
+    z.writestr('d/one.txt', 'one')
+    z.writestr('d/two.txt', 'two')
+  target = tmp_path / 't'
+  (target / 'd').mkdir(parents=True)
+  (target / 'd' / 'one.txt').write_text('ONE')  # complete size: kept as is
+  (target / 'd' / 'two.txt').write_text('t')  # partial: extracted again
+  fileio.safe_extract(archive, str(target), skip_existing=True)
+  assert (target / 'd' / 'one.txt').read_text() == 'ONE'
+  assert (target / 'd' / 'two.txt').read_text() == 'two'
+
+
 def test_good_archive_with_inner_link_extracts(tmp_path):
   archive = _tar(str(tmp_path / 'a.tgz'), [
       ('top', 'dir', None), ('top/a.txt', 'file', b'hello'), ('top/sub/link', 'sym', '../a.txt')])
