@@ -10,12 +10,17 @@ import functools
 import tf_slim as slim
 
 from slimlib.errors import UserError
+from nets import alexnet
 from nets import cifarnet
 from nets import inception
 from nets import lenet
 from nets import mobilenet_v1
+from nets import overfeat
+from nets import resnet_v1
+from nets import resnet_v2
 from nets import shufflenet_v1
 from nets import shufflenet_v2
+from nets import vgg
 
 
 class UnknownNetworkError(UserError, ValueError):
@@ -67,6 +72,33 @@ _NETS = (
             shufflenet_v2.shufflenet_v2_arg_scope, None, 'inception', ('ShufflenetV2/Logits',)),
     NetSpec('shufflenet_v2_200', shufflenet_v2.shufflenet_v2_200,
             shufflenet_v2.shufflenet_v2_arg_scope, None, 'inception', ('ShufflenetV2/Logits',)),
+    # ---- AlexNet, OverFeat, VGG, ResNet V1/V2 ----
+    # alexnet_v2 and overfeat have no entry in the original preprocessing map; 'vgg' is what a
+    # user would expect them to resolve to. VGG 16/19 and ResNet V1 checkpoints were converted
+    # from Caffe (1000 classes: --labels_offset=1); ResNet V2's were trained in TF (1001).
+    NetSpec('alexnet_v2', alexnet.alexnet_v2, alexnet.alexnet_v2_arg_scope, None, 'vgg',
+            ('alexnet_v2/fc8',)),
+    NetSpec('overfeat', overfeat.overfeat, overfeat.overfeat_arg_scope, None, 'vgg',
+            ('overfeat/fc8',)),
+    NetSpec('vgg_a', vgg.vgg_a, vgg.vgg_arg_scope, None, 'vgg', ('vgg_a/fc8',)),
+    NetSpec('vgg_16', vgg.vgg_16, vgg.vgg_arg_scope, 1000, 'vgg', ('vgg_16/fc8',)),
+    NetSpec('vgg_19', vgg.vgg_19, vgg.vgg_arg_scope, 1000, 'vgg', ('vgg_19/fc8',)),
+    NetSpec('resnet_v1_50', resnet_v1.resnet_v1_50, resnet_v1.resnet_arg_scope, 1000, 'vgg',
+            ('resnet_v1_50/logits',)),
+    NetSpec('resnet_v1_101', resnet_v1.resnet_v1_101, resnet_v1.resnet_arg_scope, 1000, 'vgg',
+            ('resnet_v1_101/logits',)),
+    NetSpec('resnet_v1_152', resnet_v1.resnet_v1_152, resnet_v1.resnet_arg_scope, 1000, 'vgg',
+            ('resnet_v1_152/logits',)),
+    NetSpec('resnet_v1_200', resnet_v1.resnet_v1_200, resnet_v1.resnet_arg_scope, None, 'vgg',
+            ('resnet_v1_200/logits',)),
+    NetSpec('resnet_v2_50', resnet_v2.resnet_v2_50, resnet_v2.resnet_arg_scope, 1001, 'vgg',
+            ('resnet_v2_50/logits',)),
+    NetSpec('resnet_v2_101', resnet_v2.resnet_v2_101, resnet_v2.resnet_arg_scope, 1001, 'vgg',
+            ('resnet_v2_101/logits',)),
+    NetSpec('resnet_v2_152', resnet_v2.resnet_v2_152, resnet_v2.resnet_arg_scope, 1001, 'vgg',
+            ('resnet_v2_152/logits',)),
+    NetSpec('resnet_v2_200', resnet_v2.resnet_v2_200, resnet_v2.resnet_arg_scope, None, 'vgg',
+            ('resnet_v2_200/logits',)),
 )
 
 NETS = collections.OrderedDict((spec.name, spec) for spec in _NETS)
