@@ -1,0 +1,231 @@
+"""Builds the Visual Wake Words data set (person / not person) from COCO 2014 as TFRecord shards.
+
+    python download_and_convert_data.py --dataset_name=visualwakewords --dataset_dir=/tmp/vww
+
+Sources (each a URL or a local path): `--coco_train_url` (train2014.zip), `--coco_validation_url`
+(val2014.zip) and `--coco_annotations_url` (annotations_trainval2014.zip); or `--dataset_url`, a
+base URL or folder holding those three files under their COCO names. Downloads go to
+`<dataset_dir>/coco_dataset/` and are kept there (about 19 GB that would otherwise be downloaded
+again); a file already there is reused, since a download only gets its final name once complete.
+
+Nothing is extracted: the annotations JSON and the images are read straight out of the zips, each
+image checked against its zip CRC and decoded with Pillow; an image that is missing or does not
+decode is skipped, named in a warning and counted in the summary.
+
+Output in dataset_dir: `labels.txt` (`0:background`, `1:<foreground class>`),
+`instances_visualwakewords_train2014.json` / `..._val2014.json` (the relabelled annotations),
+`train.record-%05d-of-00100` and `val.record-%05d-of-00010`; image i of a split goes to shard
+i mod num_shards. `datasets/visualwakewords.py` reads these names for splits `train` and
+`validation`.
+"""
+import contextlib
+import io
+import json
+import os
+import time
+import zipfile
+
+from absl import logging
+
+from datasets import convert_image_folder
+from datasets import converter_lib
+from datasets import dataset_utils
+from datasets import download_and_convert_visualwakewords_lib as vww_lib
+from slimlib import fileio
+from slimlib.errors import UserError
+
+_COCO_TRAIN_URL = 'http://images.cocodataset.org/zips/train2014.zip'
+_COCO_VALIDATION_URL = 'http://images.cocodataset.org/zips/val2014.zip'
+_COCO_ANNOTATIONS_URL = 'http://images.cocodataset.org/annotations/annotations_trainval2014.zip'
+
+_COCO_DIRNAME = 'coco_dataset'
+_TRAIN_SHARDS = 100
+_VALIDATION_SHARDS = 10
+
+# (split as the reader names it, COCO split, record file prefix).
+_SPLITS = (('train', 'train2014', 'train'), ('validation', 'val2014', 'val'))
+
+# Images handed to a worker at a time.
+_CHUNK = 64
+
+# basename -> member name of each images zip, built before the pool forks so workers inherit it.
+_MEMBER_INDEX = {}
+
+
+def _record_base(dataset_dir, prefix):
+  return os.path.join(dataset_dir, '%s.record' % prefix)
+
+
+def _output_files(dataset_dir, train_shards, validation_shards):
+  files = []
+  for (_, _, prefix), num_shards in zip(_SPLITS, (train_shards, validation_shards)):
+    files += ['%s-%05d-of-%05d' % (_record_base(dataset_dir, prefix), i, num_shards)
+              for i in range(num_shards)]
+  return files
+
+
+def _dataset_exists(dataset_dir, train_shards, validation_shards):
+  return all(os.path.isfile(f) for f in _output_files(dataset_dir, train_shards, validation_shards)
+             ) and dataset_utils.has_labels(dataset_dir)
+
+
+def _sources(dataset_url, coco_train_url, coco_validation_url, coco_annotations_url):
+  """{'train2014': ..., 'val2014': ..., 'annotations': ...} URLs or paths, explicit flags first."""
+  defaults = {'train2014': _COCO_TRAIN_URL, 'val2014': _COCO_VALIDATION_URL,
+              'annotations': _COCO_ANNOTATIONS_URL}
+  explicit = {'train2014': coco_train_url, 'val2014': coco_validation_url,
+              'annotations': coco_annotations_url}
+  sources = {}
+  for key, default in defaults.items():
+    if explicit[key]:
+      sources[key] = explicit[key]
+    elif dataset_url:
+      sources[key] = converter_lib.join_source(dataset_url, os.path.basename(default))
+    else:
+      sources[key] = default
+  return sources
+
+
+def _fetch(source, coco_dir):
+  """Local path of a COCO zip: a local file in place, else a complete earlier download, else a new
+  download into coco_dir."""
+  if fileio.is_url(source) and not source.startswith('file:'):
+    kept = os.path.join(coco_dir, os.path.basename(source.split('?')[0]))
+    if os.path.isfile(kept):
+      return kept
+  path, _ = fileio.fetch(source, coco_dir)
+  if not zipfile.is_zipfile(path):
+    raise UserError('%s (from %s) is not a zip archive: incomplete download or wrong file?'
+                    % (path, source))
+  return path
+
+
+def _index_members(zip_path):
+  try:
+    with zipfile.ZipFile(zip_path) as archive:
+      return {os.path.basename(name): name for name in archive.namelist()
+              if not name.endswith('/')}
+  except (zipfile.BadZipFile, OSError) as e:
+    raise UserError('%s is corrupt or truncated: %s' % (zip_path, e)) from None
+
+
+def _read_images(task):
+  """Worker: `[(index, bytes or None, reason)]` for a chunk of `(index, file_name)` of one zip.
+
+  Each image is read (the zip checks its CRC) and decoded by Pillow at a reduced scale, which
+  still reads every byte of the JPEG stream, so a truncated or damaged file is caught.
+  """
+  from PIL import Image
+  zip_path, items = task
+  index = _MEMBER_INDEX.get(zip_path) or _index_members(zip_path)
+  results = []
+  with zipfile.ZipFile(zip_path) as archive:
+    for i, file_name in items:
+      member = index.get(os.path.basename(file_name))
+      if member is None:
+        results.append((i, None, 'not in %s' % os.path.basename(zip_path)))
+        continue
+      try:
+        data = archive.read(member)
+        with Image.open(io.BytesIO(data)) as img:
+          img.draft(img.mode, (max(1, img.size[0] // 8), max(1, img.size[1] // 8)))
+          img.load()
+      except Exception as e:  # zip CRC errors, Pillow decode errors of every kind
+        results.append((i, None, '%s: %s' % (e.__class__.__name__, e)))
+        continue
+      results.append((i, data, None))
+  return results
+
+
+def _write_split(split_name, relabelled, images_zip, output_base, num_shards, num_workers):
+  """Writes one split's shards; returns `(written, skipped[(file, reason)])`."""
+  images = relabelled['images']
+  annotations = relabelled['annotations']
+  _MEMBER_INDEX[images_zip] = _index_members(images_zip)
+  items = [(i, image['file_name']) for i, image in enumerate(images)]
+  chunks = [(images_zip, items[i:i + _CHUNK]) for i in range(0, len(items), _CHUNK)]
+  progress = converter_lib.ProgressLine('Converting visualwakewords %s' % split_name, len(images))
+  skipped = []
+  written = 0
+  with contextlib.ExitStack() as stack:
+    writers = dataset_utils.open_sharded_output_tfrecords(stack, output_base, num_shards)
+    for results in converter_lib.parallel_imap(_read_images, chunks, num_workers):
+      for i, data, reason in results:
+        image = images[i]
+        if data is None:
+          skipped.append((image['file_name'], reason))
+          continue
+        example = vww_lib.create_tf_example(image, annotations[image['id']], data)
+        writers[i % num_shards].write(example.SerializeToString())
+        written += 1
+      progress.add(len(results))
+  progress.finish()
+  return written, skipped
+
+
+def run(dataset_dir, dataset_url=None, coco_train_url=None, coco_validation_url=None,
+        coco_annotations_url=None, coco_dirname=_COCO_DIRNAME, small_object_area_threshold=0.005,
+        foreground_class_of_interest='person', num_workers=None, train_shards=_TRAIN_SHARDS,
+        validation_shards=_VALIDATION_SHARDS):
+  """Downloads (or takes local copies of) COCO 2014 and writes the Visual Wake Words TFRecords.
+
+  Args:
+    dataset_dir: output folder (created if needed).
+    dataset_url: base URL or folder holding train2014.zip, val2014.zip and
+      annotations_trainval2014.zip (default: images.cocodataset.org).
+    coco_train_url, coco_validation_url, coco_annotations_url: URL or path of one zip each,
+      overriding dataset_url.
+    coco_dirname: sub-folder of dataset_dir receiving the downloads.
+    small_object_area_threshold: foreground objects covering at most this fraction of the image do
+      not count.
+    foreground_class_of_interest: the COCO category whose presence makes label 1.
+    num_workers: processes reading and checking images (default: one per CPU).
+    train_shards, validation_shards: output files per split (the original's 100 and 10).
+
+  Returns:
+    A `convert_image_folder.ConversionSummary`.
+  """
+  if not 0.0 <= small_object_area_threshold < 1.0:
+    raise UserError('--small_object_area_threshold must be in [0, 1), got %g'
+                    % small_object_area_threshold)
+  summary = convert_image_folder.ConversionSummary('visualwakewords', dataset_dir)
+  os.makedirs(dataset_dir, exist_ok=True)
+  fileio.remove_stale_temps(dataset_dir)
+  if _dataset_exists(dataset_dir, train_shards, validation_shards):
+    summary.already_complete = True
+    return summary
+  converter_lib.check_num_workers(num_workers)
+
+  start = time.time()
+  coco_dir = os.path.join(dataset_dir, coco_dirname)
+  os.makedirs(coco_dir, exist_ok=True)
+  fileio.remove_stale_temps(coco_dir)
+  sources = _sources(dataset_url, coco_train_url, coco_validation_url, coco_annotations_url)
+  paths = {key: _fetch(source, coco_dir) for key, source in sources.items()}
+
+  relabelled = {}
+  for _, coco_split, _ in _SPLITS:
+    groundtruth = vww_lib.load_json_from_zip(paths['annotations'],
+                                             'instances_%s.json' % coco_split)
+    relabelled[coco_split] = vww_lib.create_visual_wakeword_annotations(
+        groundtruth, small_object_area_threshold, foreground_class_of_interest)
+    del groundtruth
+    fileio.write_text_atomically(
+        os.path.join(dataset_dir, 'instances_visualwakewords_%s.json' % coco_split),
+        json.dumps(relabelled[coco_split]))
+
+  for (split_name, coco_split, prefix), num_shards in zip(_SPLITS,
+                                                          (train_shards, validation_shards)):
+    written, skipped = _write_split(split_name, relabelled[coco_split], paths[coco_split],
+                                    _record_base(dataset_dir, prefix), num_shards, num_workers)
+    summary.split_sizes[split_name] = written
+    summary.skipped += skipped
+  convert_image_folder.warn_skipped(summary.skipped)
+  summary.num_classes = 2
+  dataset_utils.write_label_file({0: 'background', 1: foreground_class_of_interest}, dataset_dir)
+  summary.seconds = time.time() - start
+  if os.listdir(coco_dir):
+    logging.info('COCO archives kept in %s (delete them to reclaim the space)', coco_dir)
+  else:  # every source was a local file
+    os.rmdir(coco_dir)
+  return summary
