@@ -1,14 +1,16 @@
 """Makes tf-slim 1.1.0 run on TensorFlow 2.21, once per process.
 
 Import this module before `tf_slim` (every entry point and package in this project does).
-It repairs three breakages, each documented in `../shared/reference/compat.md`:
+It repairs four breakages, each documented in `../shared/reference/compat.md`:
 
 1. `slim.batch_norm` builds a legacy Keras layer that TensorFlow lazy-loads from
    `tf_keras.legacy_tf_layers.normalization`, while tf-keras 2.21 ships it under
    `tf_keras.src.legacy_tf_layers`.  We register the real modules under the names TF asks for.
 2. tf-slim calls `control_flow_ops.cond/case/while_loop/Assert`, which moved to their own modules.
    We alias them back (the image decoder of `tfexample_decoder` needs `cond` and `case`).
-3. `slim.learning.train` runs the Supervisor's threads, which see TF 2's eager mode unless eager
+3. tf-slim refers to `ops.Tensor` (batch norm without update collections or on rank-2 input,
+   gradient multipliers, `optimize_loss`); TF 2.21 keeps the class in `framework.tensor` only.
+4. `slim.learning.train` runs the Supervisor's threads, which see TF 2's eager mode unless eager
    execution is disabled for the whole process before any graph is built.
 """
 import importlib
@@ -49,6 +51,13 @@ def _restore_control_flow_aliases():
       setattr(control_flow_ops, name, fn)
 
 
+def _restore_ops_tensor():
+  from tensorflow.python.framework import ops
+  from tensorflow.python.framework import tensor
+  if not hasattr(ops, 'Tensor'):
+    ops.Tensor = tensor.Tensor
+
+
 def apply():
   """Applies every fix; safe to call many times."""
   global _APPLIED
@@ -56,6 +65,7 @@ def apply():
     return
   _register_legacy_keras_layers()
   _restore_control_flow_aliases()
+  _restore_ops_tensor()
   tf.disable_eager_execution()
   _APPLIED = True
 

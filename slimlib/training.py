@@ -154,17 +154,28 @@ def _write_flags(opts, train_dir):
   os.replace(path + '.tmp', path)
 
 
+def _scalar(tag, tensor):
+  """A scalar summary whose tag is exactly `tag` (tf.summary.scalar would uniquify it against op
+  names, turning `total_loss` into `total_loss_1`)."""
+  return tf.raw_ops.ScalarSummary(tags=tag, values=tensor, name='summary')
+
+
+def _histogram(tag, tensor):
+  return tf.raw_ops.HistogramSummary(tag=tag, values=tensor, name='summary')
+
+
 def _add_summaries(end_points, clone_scope, learning_rate, total_loss):
   summaries = set(tf.get_collection(tf.GraphKeys.SUMMARIES))
-  for name, tensor in end_points.items():
-    summaries.add(tf.summary.histogram('activations/' + name, tensor))
-    summaries.add(tf.summary.scalar('sparsity/' + name, tf.nn.zero_fraction(tensor)))
-  for loss in tf.get_collection(tf.GraphKeys.LOSSES, clone_scope):
-    summaries.add(tf.summary.scalar('losses/%s' % loss.op.name, loss))
-  for variable in slim.get_model_variables():
-    summaries.add(tf.summary.histogram(variable.op.name, variable))
-  summaries.add(tf.summary.scalar('learning_rate', learning_rate))
-  summaries.add(tf.summary.scalar('total_loss', total_loss))
+  with tf.name_scope('summaries'):
+    for name, tensor in end_points.items():
+      summaries.add(_histogram('activations/' + name, tensor))
+      summaries.add(_scalar('sparsity/' + name, tf.nn.zero_fraction(tensor)))
+    for loss in tf.get_collection(tf.GraphKeys.LOSSES, clone_scope):
+      summaries.add(_scalar('losses/%s' % loss.op.name, loss))
+    for variable in slim.get_model_variables():
+      summaries.add(_histogram(variable.op.name, variable))
+    summaries.add(_scalar('learning_rate', learning_rate))
+    summaries.add(_scalar('total_loss', total_loss))
   return tf.summary.merge(list(summaries), name='summary_op')
 
 
@@ -325,6 +336,8 @@ def train(opts):
     apply_op = optimizer.apply_gradients(grads_and_vars, global_step=global_step)
     with tf.control_dependencies([apply_op] + update_ops):
       train_tensor = tf.identity(total_loss, name='train_op')
+    with tf.control_dependencies([train_tensor]):
+      step_after = tf.identity(global_step.read_value(), name='step_after_update')
 
     summary_op = _add_summaries(clones[0].outputs, first_scope, learning_rate, total_loss)
     init_fn = warm_start_fn(opts, spec.logits_scopes)
@@ -333,7 +346,7 @@ def train(opts):
     if is_chief:
       _write_flags(opts, opts.train_dir)
     stop_hook = _StopOnSignal()
-    guard = _GuardAndLog(total_loss, global_step, opts.log_every_n_steps,
+    guard = _GuardAndLog(train_tensor, step_after, opts.log_every_n_steps,
                          opts.batch_size * opts.num_clones, opts.train_dir)
     # The guard runs first: on a NaN loss it raises before any saver hook can write those weights.
     hooks = [guard, stop_hook]
@@ -353,13 +366,12 @@ def train(opts):
             save_secs=None if opts.save_interval_steps else opts.save_interval_secs),
       ]
     session_config = tf.ConfigProto(allow_soft_placement=True)
-    start = time.time()
     with tf.train.MonitoredTrainingSession(
         master=opts.master, is_chief=is_chief, checkpoint_dir=opts.train_dir, scaffold=scaffold,
         hooks=hooks, save_checkpoint_secs=None,
         save_checkpoint_steps=None, save_summaries_steps=None, save_summaries_secs=None,
         log_step_count_steps=None, config=session_config) as session:
-      steps = 0
+      steps, start = 0, time.time()
       while not session.should_stop():
         session.run(train_tensor)
         steps += 1
