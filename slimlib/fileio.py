@@ -236,27 +236,37 @@ def safe_extract(archive_path, target_dir, skip_existing=False):
   With `skip_existing`, zip members already present with their full size are not written again
   (resuming the extraction of a big archive).
   """
-  kind = verify_archive(archive_path)
-  os.makedirs(target_dir, exist_ok=True)
+  kind = _archive_kind(archive_path)
+  if kind is None:
+    raise UserError('%s is not a tar or zip archive (incomplete download or wrong file?)'
+                    % archive_path)
   try:
     if kind == 'zip':
+      verify_archive(archive_path)
       with zipfile.ZipFile(archive_path) as archive:
         infos = archive.infolist()
         for info in infos:
           _check_member_name(archive_path, target_dir, info.filename)
+        os.makedirs(target_dir, exist_ok=True)
         if skip_existing:
           infos = [info for info in infos if not _already_extracted(target_dir, info)]
         archive.extractall(target_dir, members=infos)
     else:
       with tarfile.open(archive_path, 'r:*') as archive:
+        # Listing the members decompresses the whole archive; reading on to the end of the
+        # compressed stream also checks its trailer (length and CRC). One pass verifies, a second
+        # extracts, and nothing is written before both the archive and every member passed.
         members = archive.getmembers()
+        while archive.fileobj.read(_CHUNK):
+          pass
         check_tar_members(archive_path, members, target_dir)
+        os.makedirs(target_dir, exist_ok=True)
         # The 'data' filter repeats the checks above inside tarfile and drops odd permission bits.
         archive.extractall(target_dir, members=members, filter='data')
   except UserError:
     raise
-  except (tarfile.TarError, zipfile.BadZipFile) as e:
-    raise UserError('cannot extract %s: %s' % (archive_path, e)) from None
+  except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as e:
+    raise UserError('cannot extract %s: it is corrupt or truncated (%s)' % (archive_path, e)) from None
   return target_dir
 
 

@@ -140,6 +140,11 @@ def test_truncated_or_foreign_archive_is_refused(tmp_path):
   truncated.write_bytes(data[:len(data) // 2])
   with pytest.raises(UserError, match='corrupt or truncated|not a tar'):
     fileio.verify_archive(str(truncated))
+  for cut in (len(data) // 3, len(data) - 4):  # inside a member's data; inside the gzip trailer
+    truncated.write_bytes(data[:cut])
+    with pytest.raises(UserError, match='corrupt or truncated|not a tar'):
+      fileio.safe_extract(str(truncated), str(tmp_path / 't'))
+    assert not (tmp_path / 't').exists()
   text = tmp_path / 'page.html'
   text.write_text('<html>not found</html>')
   with pytest.raises(UserError, match='not a tar or zip'):
