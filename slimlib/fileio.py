@@ -11,6 +11,7 @@ Every failure a user can cause (bad URL, truncated download, hostile archive) is
 """
 import contextlib
 import hashlib
+import http.client
 import os
 import shutil
 import sys
@@ -112,7 +113,7 @@ def download(url, dest_dir, filename=None, expected_size=None, sha256=None, prog
         while True:
           try:
             block = response.read(_CHUNK)
-          except Exception as e:  # http.client.IncompleteRead, socket errors mid-body
+          except (http.client.HTTPException, OSError) as e:  # IncompleteRead, socket errors
             raise UserError('download of %s broke off after %d bytes%s: %s' % (
                 url, done, (' of %d' % total) if total else '', e)) from None
           if not block:

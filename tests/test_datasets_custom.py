@@ -3,7 +3,6 @@ awkward names; records read back and through DatasetDataProvider."""
 import io
 import json
 import os
-import shutil
 
 import numpy as np
 import pytest

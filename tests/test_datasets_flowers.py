@@ -16,7 +16,6 @@ from datasets import dataset_factory
 from datasets import dataset_utils
 from datasets import download_and_convert_flowers
 from datasets import flowers
-from slimlib import fileio
 from slimlib.errors import UserError
 from tests.http_server import serve_directory
 
@@ -242,3 +241,31 @@ def test_script_refuses_escaping_member_and_unknown_name(tmp_path):
   assert unknown.returncode == 2 and 'Traceback' not in unknown_err
   assert ('error: dataset_name [flower] was not recognized; valid names: flowers, cifar10, mnist, '
           'visualwakewords, custom') in unknown_err
+
+
+def test_dataset_utils_helpers(tmp_path):
+  import contextlib
+  labels = {0: 'background', 1: 'a: b', 7: 'ü x'}
+  dataset_utils.write_label_file(labels, str(tmp_path))
+  assert dataset_utils.has_labels(str(tmp_path))
+  assert (tmp_path / 'labels.txt').read_text(encoding='utf-8') == '0:background\n1:a: b\n7:ü x\n'
+  assert dataset_utils.read_label_file(str(tmp_path)) == labels
+  assert dataset_utils.int64_feature(3).int64_list.value == [3]
+  assert dataset_utils.float_feature([1.5, 2.0]).float_list.value == [1.5, 2.0]
+  assert dataset_utils.bytes_list_feature([b'a', b'b']).bytes_list.value == [b'a', b'b']
+
+  base = str(tmp_path / 'train')
+  with contextlib.ExitStack() as stack:
+    writers = dataset_utils.open_sharded_output_tfrecords(stack, base, 2)
+    for index in range(5):
+      writers[index % 2].write(b'record %d' % index)
+  assert sorted(n for n in os.listdir(str(tmp_path)) if n.startswith('train')) == [
+      'train-00000-of-00002', 'train-00001-of-00002']
+  assert [r for r in tf.io.tf_record_iterator(base + '-00001-of-00002')] == [b'record 1',
+                                                                            b'record 3']
+  with pytest.raises(RuntimeError):
+    with contextlib.ExitStack() as stack:
+      writers = dataset_utils.open_sharded_output_tfrecords(stack, str(tmp_path / 'val'), 2)
+      writers[0].write(b'x')
+      raise RuntimeError('interrupted')
+  assert not [n for n in os.listdir(str(tmp_path)) if 'val' in n]
