@@ -4,7 +4,9 @@ from nets.inception_utils import inception_arg_scope
 from nets.inception_v1 import inception_v1
 from nets.inception_v1 import inception_v1_arg_scope
 from nets.inception_v1 import inception_v1_base
-
-# Every Inception network was published with the same layer defaults; the factory (like the
-# original) uses this name for V1, V2 and V3 alike.
-inception_v3_arg_scope = inception_arg_scope
+from nets.inception_v2 import inception_v2
+from nets.inception_v2 import inception_v2_arg_scope
+from nets.inception_v2 import inception_v2_base
+from nets.inception_v3 import inception_v3
+from nets.inception_v3 import inception_v3_arg_scope
+from nets.inception_v3 import inception_v3_base
