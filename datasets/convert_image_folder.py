@@ -35,6 +35,7 @@ import math
 import multiprocessing
 import os
 import random
+import sys
 import time
 
 from absl import logging
@@ -189,7 +190,26 @@ def _imap_in_order(function, tasks, num_workers):
     pool.join()
 
 
-def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None):
+class _ConversionProgress(object):
+  """`>> Converting <prefix> <split> image i/n, shard j/k` rewritten in place on stderr."""
+
+  def __init__(self, prefix, enabled, min_interval=0.5):
+    self._prefix = prefix
+    self._enabled = enabled
+    self._min_interval = min_interval
+    self._last = 0.0
+
+  def update(self, split_name, done, total, shard_id, num_shards, final=False):
+    now = time.monotonic()
+    if not self._enabled or (not final and now - self._last < self._min_interval):
+      return
+    self._last = now
+    sys.stderr.write('\r>> Converting %s %s image %d/%d, shard %d/%d%s' % (
+        self._prefix, split_name, done, total, shard_id + 1, num_shards, '\n' if final else ''))
+    sys.stderr.flush()
+
+
+def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None, progress=True):
   """Writes every split as `<prefix>_<split>_%05d-of-%05d.tfrecord` shards.
 
   `splits` is a list of `(split_name, items, num_shards)` with items `(path, label)`; shard i holds
@@ -201,21 +221,28 @@ def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None)
   Returns `(sizes, skipped, filenames)`: images written per split, `(path, reason)` for each
   unreadable file, and the shard file names.
   """
-  shards = []  # (split_name, path, items)
+  shards = []  # (split_name, path, items, shard_id, num_shards)
+  totals = {}
   for split_name, items, num_shards in splits:
+    totals[split_name] = len(items)
     for shard_id, (start, end) in enumerate(shard_ranges(len(items), num_shards)):
       path = dataset_utils.shard_filename(dataset_dir, prefix, split_name, shard_id, num_shards)
-      shards.append((split_name, path, items[start:end]))
-  tasks = [(path, policy) for _, _, items in shards for path, _ in items]
+      shards.append((split_name, path, items[start:end], shard_id, num_shards))
+  tasks = [(path, policy) for _, _, items, _, _ in shards for path, _ in items]
   check_num_workers(num_workers)
   results = _imap_in_order(_encode_file, tasks, num_workers)
+  meter = _ConversionProgress(prefix, progress)
   sizes = {split_name: 0 for split_name, _, _ in splits}
+  done = dict.fromkeys(totals, 0)
   skipped = []
   try:
-    for split_name, output_path, items in shards:
+    for split_name, output_path, items, shard_id, num_shards in shards:
       with fileio.AtomicTFRecordWriter(output_path) as writer:
         for path, label in items:
           result = next(results)
+          done[split_name] += 1
+          meter.update(split_name, done[split_name], totals[split_name], shard_id, num_shards,
+                       final=done[split_name] == totals[split_name])
           if result[0] is None:
             skipped.append((path, result[1]))
             continue
@@ -225,7 +252,7 @@ def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None)
         sizes[split_name] += writer.count
   finally:
     results.close()  # stops the worker pool at once when a shard failed
-  return sizes, skipped, [os.path.basename(path) for _, path, _ in shards]
+  return sizes, skipped, [os.path.basename(path) for _, path, _, _, _ in shards]
 
 
 class ConversionSummary(object):
