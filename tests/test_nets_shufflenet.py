@@ -120,6 +120,20 @@ def test_v1_main_model_cost(built):
   assert built['shufflenet_v1']['params'] / 1e6 == pytest.approx(1.9, rel=0.03)
 
 
+def test_v1_widths_scale_every_layer():
+  """Width s scales every layer's filters by s (paper 4.1.1); rounding only where groups need it."""
+  assert shufflenet_v1.stage_channels(3, 1.0) == [24, 240, 480, 960]
+  assert shufflenet_v1.stage_channels(3, 0.5) == [12, 120, 240, 480]
+  assert shufflenet_v1.stage_channels(3, 1.5) == [36, 360, 720, 1440]
+  assert shufflenet_v1.stage_channels(3, 2.0) == [48, 480, 960, 1920]
+  # 12 input channels cannot feed 8 groups: Conv1 rounds up to a multiple of the groups.
+  assert shufflenet_v1.stage_channels(8, 0.5) == [16, 192, 384, 768]
+  for groups in V1_STAGE2:
+    for width in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0):
+      conv1, stage2, _, _ = shufflenet_v1.stage_channels(groups, width)
+      assert conv1 % groups == 0 and stage2 % (4 * groups) == 0
+
+
 def test_v1_grouping_follows_paper(built):
   """1x1 kernels hold in/groups input channels; the first one of Stage2 is dense (24 inputs)."""
   variables = built['shufflenet_v1']['variables']
