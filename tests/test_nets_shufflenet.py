@@ -259,3 +259,17 @@ def test_bad_configuration_is_a_user_error(call):
       call(tf.placeholder(tf.float32, [1, 224, 224, 3]))
     assert isinstance(info.value, ValueError)
     assert not tf.global_variables()  # rejected before building anything
+
+
+def test_multiply_adds_counts_convolutions_and_matmuls_only():
+  with tf.Graph().as_default() as graph:
+    x = tf.placeholder(tf.float32, [1, 8, 8, 4])
+    conv = tf.nn.conv2d(x, tf.zeros([3, 3, 4, 16]), [1, 2, 2, 1], 'SAME')  # 4x4x16 outputs
+    grouped = tf.nn.conv2d(x, tf.zeros([1, 1, 2, 6]), [1, 1, 1, 1], 'SAME')  # 2 groups
+    depthwise = tf.nn.depthwise_conv2d(x, tf.zeros([3, 3, 4, 2]), [1, 1, 1, 1], 'SAME')
+    dense = tf.matmul(tf.reshape(conv, [1, 256]), tf.zeros([256, 10]))
+    tf.nn.relu(dense + 1.0)
+    assert model_stats.multiply_adds(graph) == (
+        4 * 4 * 16 * 9 * 4 + 8 * 8 * 6 * 2 + 8 * 8 * 8 * 9 + 256 * 10)
+    assert model_stats.op_multiply_adds(depthwise.op) == 8 * 8 * 8 * 9
+    assert model_stats.op_multiply_adds(grouped.op) == 8 * 8 * 6 * 2
