@@ -4,7 +4,7 @@
 # Usage: bash scripts/demo.sh [work folder, default /tmp/slim_demo]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-source "$ROOT/scripts/setup_env.sh"
+source "$ROOT/scripts/setup_env.sh" ""
 cd "$ROOT"
 WORK="${1:-/tmp/slim_demo}"
 STEPS="${SLIM_DEMO_STEPS:-1500}"

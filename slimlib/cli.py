@@ -7,6 +7,18 @@ from slimlib import compat  # noqa: F401  (applies the TF 2.21 fixes first)
 from slimlib.errors import UserError
 
 
+def quiet_logs():
+  """One line per log record, and no deprecation chatter from TF's own v1 APIs we use on purpose."""
+  import logging
+  import warnings
+  from tensorflow.python.util import deprecation
+  deprecation._PRINT_DEPRECATION_WARNINGS = False  # pylint: disable=protected-access
+  warnings.filterwarnings('ignore', category=UserWarning)
+  warnings.filterwarnings('ignore', category=DeprecationWarning)
+  # tf.logging has its own handler; propagating to absl's root handler printed every line twice.
+  logging.getLogger('tensorflow').propagate = False
+
+
 def fail(message, code=2):
   sys.stderr.write('error: %s\n' % message)
   sys.stderr.flush()
@@ -24,4 +36,5 @@ def run(main):
     except KeyboardInterrupt:
       fail('interrupted', 130)
 
+  quiet_logs()
   app.run(guarded)
