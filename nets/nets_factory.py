@@ -15,6 +15,8 @@ from nets import cifarnet
 from nets import inception
 from nets import lenet
 from nets import mobilenet_v1
+from nets.mobilenet import mobilenet_v2
+from nets.mobilenet import mobilenet_v3
 from nets import overfeat
 from nets import resnet_v1
 from nets import resnet_v2
@@ -53,6 +55,25 @@ _NETS = (
             1001, 'inception', ('MobilenetV1/Logits',)),
     NetSpec('mobilenet_v1_025', mobilenet_v1.mobilenet_v1_025, mobilenet_v1.mobilenet_v1_arg_scope,
             1001, 'inception', ('MobilenetV1/Logits',)),
+    # ---- MobileNet V2 / V3 / EdgeTPU (nets/mobilenet/) ----
+    NetSpec('mobilenet_v2', mobilenet_v2.mobilenet, mobilenet_v2.training_scope, 1001,
+            'inception', ('MobilenetV2/Logits',)),
+    NetSpec('mobilenet_v2_140', mobilenet_v2.mobilenet_v2_140, mobilenet_v2.training_scope, 1001,
+            'inception', ('MobilenetV2/Logits',)),
+    NetSpec('mobilenet_v2_035', mobilenet_v2.mobilenet_v2_035, mobilenet_v2.training_scope, 1001,
+            'inception', ('MobilenetV2/Logits',)),
+    NetSpec('mobilenet_v3_small', mobilenet_v3.small, mobilenet_v3.training_scope, 1001,
+            'inception', ('MobilenetV3/Logits',)),
+    NetSpec('mobilenet_v3_large', mobilenet_v3.large, mobilenet_v3.training_scope, 1001,
+            'inception', ('MobilenetV3/Logits',)),
+    NetSpec('mobilenet_v3_small_minimalistic', mobilenet_v3.small_minimalistic,
+            mobilenet_v3.training_scope, 1001, 'inception', ('MobilenetV3/Logits',)),
+    NetSpec('mobilenet_v3_large_minimalistic', mobilenet_v3.large_minimalistic,
+            mobilenet_v3.training_scope, 1001, 'inception', ('MobilenetV3/Logits',)),
+    NetSpec('mobilenet_edgetpu', mobilenet_v3.edge_tpu, mobilenet_v3.training_scope, 1001,
+            'inception', ('MobilenetEdgeTPU/Logits',)),
+    NetSpec('mobilenet_edgetpu_075', mobilenet_v3.edge_tpu_075, mobilenet_v3.training_scope, 1001,
+            'inception', ('MobilenetEdgeTPU/Logits',)),
     # ---- more families are registered below, one block per family ----
     # ---- ShuffleNet V1 / V2 (never in the original slim; no published checkpoints) ----
     # V1 at 1.0x with 3 groups (the paper's main model), other groups and 0.5x; V2 at its 4 widths.

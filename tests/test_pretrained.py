@@ -25,6 +25,12 @@ V1_025_TOP1 = {'coral_parrot.jpg': 89, 'coral_bird.png': 20, 'coral_hot_dog.jpg'
                'coral_sunflower.png': 986, 'coral_pets.jpg': 173}
 V1_025_CONFIDENT = {'coral_parrot.jpg'}
 
+V2_TOP1 = {'coral_parrot.jpg': 89, 'coral_bird.png': 20, 'coral_hot_dog.jpg': 935,
+           'coral_cat.png': 286, 'coral_cat_720p.jpg': 286, 'coral_dragonfly.png': 320,
+           'coral_sunflower.png': 986, 'coral_pets.jpg': 172}
+V2_CONFIDENT = {'coral_parrot.jpg', 'coral_bird.png', 'coral_hot_dog.jpg', 'coral_cat_720p.jpg',
+                'coral_dragonfly.png', 'coral_sunflower.png'}
+
 
 def _eval_preprocess(path, size):
   """Inception eval preprocessing: [0, 1] floats, central 87.5% crop, bilinear resize, [-1, 1]."""
@@ -96,6 +102,33 @@ def test_mobilenet_v1_025_labels_the_photos_as_original_slim(mobilenet_v1_025_ru
   assert top1 == V1_025_TOP1
 
 
+@pytest.fixture(scope='module')
+def mobilenet_v2_run():
+  return _run_pretrained('mobilenet_v2', 'mobilenet_v2_1.0_224', 224)
+
+
+def test_mobilenet_v2_checkpoint_matches_graph_exactly(mobilenet_v2_run):
+  graph_vars, ckpt_vars, _ = mobilenet_v2_run
+  assert sorted(set(ckpt_vars) - set(graph_vars)) == []
+  assert sorted(set(graph_vars) - set(ckpt_vars)) == []
+  assert graph_vars == ckpt_vars
+  assert len(graph_vars) == 262
+  assert sum(int(np.prod(s)) for s in graph_vars.values()) == 3540265
+  listed = _read_variables_txt('mobilenet_v2_1.0_224')
+  listed.pop('global_step')
+  assert listed == ckpt_vars
+
+
+def test_mobilenet_v2_labels_the_photos_as_original_slim(mobilenet_v2_run):
+  _, _, probabilities = mobilenet_v2_run
+  assert probabilities.shape == (len(IMAGES), 1001)
+  top1 = {name: int(p.argmax()) for name, p in zip(IMAGES, probabilities)}
+  for name in V2_CONFIDENT:
+    assert top1[name] == V2_TOP1[name], name
+    assert probabilities[IMAGES.index(name)].max() > 0.9, name
+  assert top1 == V2_TOP1
+
+
 def _read_variables_txt(folder):
   """{name: shape} from the `variables.txt` listing shipped beside a checkpoint."""
   result = {}
@@ -120,7 +153,8 @@ def _read_manifest(model_name):
   return result
 
 
-@pytest.mark.parametrize('model_name,folder', [('mobilenet_v1_025', 'mobilenet_v1_0.25_128')])
+@pytest.mark.parametrize('model_name,folder', [('mobilenet_v1_025', 'mobilenet_v1_0.25_128'),
+                                               ('mobilenet_v2', 'mobilenet_v2_1.0_224')])
 def test_manifest_equals_published_checkpoint(model_name, folder):
   listed = _read_variables_txt(folder)
   listed.pop('global_step')
