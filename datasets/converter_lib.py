@@ -8,7 +8,9 @@
   safe, and workers start in milliseconds instead of re-importing TensorFlow as spawned ones would.
 * `ProgressLine`: a self-overwriting "images done / total, images/s" line on stderr.
 """
+import collections
 import hashlib
+import itertools
 import multiprocessing
 import os
 import sys
@@ -74,8 +76,10 @@ def check_num_workers(num_workers):
 def parallel_imap(function, tasks, num_workers=None):
   """Yields `function(task)` for each task in order, computed by up to `num_workers` processes.
 
-  With one worker (or one task) everything runs in this process. The pool is torn down when the
-  generator finishes, fails or is closed.
+  At most two tasks per worker are in flight, so results (image bytes) never pile up in memory
+  when the consumer (the TFRecord writer) is slower than the workers. With one worker (or one task)
+  everything runs in this process. The pool is torn down when the generator finishes, fails or is
+  closed.
   """
   tasks = list(tasks)
   num_workers = min(check_num_workers(num_workers), len(tasks))
@@ -87,7 +91,13 @@ def parallel_imap(function, tasks, num_workers=None):
   context = multiprocessing.get_context('fork' if 'fork' in methods else None)
   pool = context.Pool(num_workers)
   try:
-    for result in pool.imap(function, tasks, chunksize=1):
+    remaining = iter(tasks)
+    pending = collections.deque(pool.apply_async(function, (task,))
+                                for task in itertools.islice(remaining, 2 * num_workers))
+    while pending:
+      result = pending.popleft().get()
+      for task in itertools.islice(remaining, 1):
+        pending.append(pool.apply_async(function, (task,)))
       yield result
   finally:
     pool.terminate()
