@@ -15,6 +15,7 @@ from tests.conftest import shared_path
 import tf_slim as slim  # noqa: E402  (after slimlib.compat, imported by conftest)
 
 from nets import nets_factory  # noqa: E402
+from preprocessing import preprocessing_factory  # noqa: E402
 
 IMAGES = ['coral_bird.png', 'coral_cat.png', 'coral_cat_720p.jpg', 'coral_dragonfly.png',
           'coral_hot_dog.jpg', 'coral_parrot.jpg', 'coral_pets.jpg', 'coral_sunflower.png']
@@ -32,14 +33,11 @@ V2_CONFIDENT = {'coral_parrot.jpg', 'coral_bird.png', 'coral_hot_dog.jpg', 'cora
                 'coral_dragonfly.png', 'coral_sunflower.png'}
 
 
-def _eval_preprocess(path, size):
-  """Inception eval preprocessing: [0, 1] floats, central 87.5% crop, bilinear resize, [-1, 1]."""
+def _load_photo(path, preprocessing_name, size):
+  """The photo as the eval script sees it: decoded RGB through the factory's eval preprocessing."""
   image = tf.image.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-  image = tf.image.convert_image_dtype(image, tf.float32)
-  image = tf.image.central_crop(image, central_fraction=0.875)
-  # The original resizes with resize_bilinear(align_corners=False), i.e. without half-pixel centers.
-  image = tf.image.resize_bilinear(image[None], [size, size], align_corners=False)[0]
-  return (image - 0.5) * 2.0
+  preprocess = preprocessing_factory.get_preprocessing(preprocessing_name, is_training=False)
+  return preprocess(image, size, size)
 
 
 def _checkpoint_variables(ckpt):
@@ -47,15 +45,19 @@ def _checkpoint_variables(ckpt):
   return {name: shape for name, shape in tf.train.list_variables(ckpt) if name != 'global_step'}
 
 
-def _run_pretrained(model_name, folder, size):
+def _run_pretrained(model_name, folder, size, preprocessing_name):
   """Builds `model_name` (1001 classes, eval mode) on all photos, restores the checkpoint.
+
+  The photos go through the inception eval preprocessing (central 87.5% crop, bilinear resize,
+  scale to [-1, 1]) of the preprocessing factory, as the original's reference numbers did.
 
   Returns (graph variables {name: shape}, checkpoint variables {name: shape}, probabilities).
   """
   ckpt = os.path.join(shared_path('pretrained', folder), folder + '.ckpt')
   image_dir = shared_path('images')
   with tf.Graph().as_default():
-    images = tf.stack([_eval_preprocess(os.path.join(image_dir, name), size) for name in IMAGES])
+    images = tf.stack([_load_photo(os.path.join(image_dir, name), preprocessing_name, size)
+                       for name in IMAGES])
     network_fn = nets_factory.get_network_fn(model_name, num_classes=1001, is_training=False)
     _, end_points = network_fn(images)
     graph_vars = {v.op.name: v.shape.as_list() for v in tf.global_variables()}
@@ -71,7 +73,8 @@ def _run_pretrained(model_name, folder, size):
 
 @pytest.fixture(scope='module')
 def mobilenet_v1_025_run():
-  return _run_pretrained('mobilenet_v1_025', 'mobilenet_v1_0.25_128', 128)
+  # The original preprocessing map has no mobilenet_v1_025 key; the reference used mobilenet_v1's.
+  return _run_pretrained('mobilenet_v1_025', 'mobilenet_v1_0.25_128', 128, 'mobilenet_v1')
 
 
 def test_mobilenet_v1_025_checkpoint_matches_graph_exactly(mobilenet_v1_025_run):
@@ -104,7 +107,7 @@ def test_mobilenet_v1_025_labels_the_photos_as_original_slim(mobilenet_v1_025_ru
 
 @pytest.fixture(scope='module')
 def mobilenet_v2_run():
-  return _run_pretrained('mobilenet_v2', 'mobilenet_v2_1.0_224', 224)
+  return _run_pretrained('mobilenet_v2', 'mobilenet_v2_1.0_224', 224, 'mobilenet_v2')
 
 
 def test_mobilenet_v2_checkpoint_matches_graph_exactly(mobilenet_v2_run):
