@@ -35,6 +35,7 @@ import math
 import multiprocessing
 import os
 import random
+import signal
 import sys
 import time
 
@@ -169,6 +170,12 @@ def check_num_workers(num_workers):
   return num_workers
 
 
+def _ignore_interrupts():
+  # Ctrl-C reaches every process of the group: the parent alone handles it (it stops the pool and
+  # deletes the shard in progress), so workers do not each print a traceback.
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _imap_in_order(function, tasks, num_workers):
   """Yields `function(task)` in order, computed by up to `num_workers` forked processes.
 
@@ -181,7 +188,7 @@ def _imap_in_order(function, tasks, num_workers):
     for task in tasks:
       yield function(task)
     return
-  pool = multiprocessing.get_context('fork').Pool(num_workers)
+  pool = multiprocessing.get_context('fork').Pool(num_workers, initializer=_ignore_interrupts)
   try:
     for result in pool.imap(function, tasks, chunksize=4):
       yield result
@@ -198,6 +205,7 @@ class _ConversionProgress(object):
     self._enabled = enabled
     self._min_interval = min_interval
     self._last = 0.0
+    self._open_line = False
 
   def update(self, split_name, done, total, shard_id, num_shards, final=False):
     now = time.monotonic()
@@ -207,6 +215,14 @@ class _ConversionProgress(object):
     sys.stderr.write('\r>> Converting %s %s image %d/%d, shard %d/%d%s' % (
         self._prefix, split_name, done, total, shard_id + 1, num_shards, '\n' if final else ''))
     sys.stderr.flush()
+    self._open_line = not final
+
+  def close(self):
+    """Ends a pending progress line, so that a message printed after an interrupt starts clean."""
+    if self._open_line:
+      sys.stderr.write('\n')
+      sys.stderr.flush()
+      self._open_line = False
 
 
 def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None, progress=True):
@@ -251,6 +267,7 @@ def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None,
           writer.write(example.SerializeToString())
         sizes[split_name] += writer.count
   finally:
+    meter.close()
     results.close()  # stops the worker pool at once when a shard failed
   return sizes, skipped, [os.path.basename(path) for _, path, _, _, _ in shards]
 

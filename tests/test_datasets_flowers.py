@@ -3,9 +3,11 @@ converted, read back record by record and through the README's DatasetDataProvid
 import io
 import os
 import random
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from datasets import dataset_factory
 from datasets import dataset_utils
 from datasets import download_and_convert_flowers
 from datasets import flowers
+from slimlib import fileio
 from slimlib.errors import UserError
 from tests.http_server import serve_directory
 
@@ -209,12 +212,29 @@ def test_missing_descriptor_module_fails_only_when_used():
 
 
 def _start_script(*args):
+  # SIGINT back to its default: a test run started in the background may inherit it ignored.
   return subprocess.Popen([sys.executable, os.path.join(ROOT, 'download_and_convert_data.py')]
                           + list(args), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
+                          text=True,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
-def test_script_refuses_escaping_member_and_unknown_name(tmp_path):
+def _ctrl_c_during_conversion(tmp_path):
+  """Starts a custom conversion that blocks on a FIFO posing as an image; returns (process, out)."""
+  images = tmp_path / 'images'
+  (images / 'a').mkdir(parents=True)
+  rng = np.random.RandomState(0)
+  for i in range(4):
+    (images / 'a' / ('%d.jpg' % i)).write_bytes(_photo(rng, 16, 16))
+  os.mkfifo(str(images / 'a' / 'stuck.jpg'))  # reading it blocks until the process is interrupted
+  out = tmp_path / 'interrupted'
+  return _start_script('--dataset_name=custom', '--dataset_dir=%s' % out,
+                       '--images_dir=%s' % images, '--validation_fraction=0', '--num_workers=1'), out
+
+
+def test_script_ctrl_c_escaping_member_and_unknown_name(tmp_path):
+  """Three runs of the script at once (each spends most of its time importing TensorFlow)."""
+  interrupted, interrupted_out = _ctrl_c_during_conversion(tmp_path)
   evil = str(tmp_path / 'flower_photos.tgz')
   with tarfile.open(evil, 'w:gz') as tar:
     for name in ('flower_photos/daisy/1.jpg', 'flower_photos/../../escaped.txt'):
@@ -222,12 +242,32 @@ def test_script_refuses_escaping_member_and_unknown_name(tmp_path):
       info.size = 3
       tar.addfile(info, io.BytesIO(b'abc'))
   out = tmp_path / 'out'
-  # Both runs at once: each spends most of its time importing TensorFlow.
   hostile = _start_script('--dataset_name=flowers', '--dataset_dir=%s' % out,
                           '--dataset_url=%s' % evil, '--num_workers=1')
   unknown = _start_script('--dataset_name=flower', '--dataset_dir=%s' % (tmp_path / 'other'))
+  try:
+    deadline = time.time() + 180
+    while not (interrupted_out.is_dir() and any(
+        fileio.is_temp_name(n) for n in os.listdir(str(interrupted_out)))):
+      assert interrupted.poll() is None and time.time() < deadline, interrupted.communicate()
+      time.sleep(0.05)
+    interrupted.send_signal(signal.SIGINT)  # Ctrl-C while a shard is being written
+    _, interrupted_err = interrupted.communicate(timeout=60)
+  finally:
+    if interrupted.poll() is None:
+      interrupted.kill()
   _, hostile_err = hostile.communicate(timeout=180)
   _, unknown_err = unknown.communicate(timeout=180)
+
+  assert interrupted.returncode == 130 and 'error: interrupted' in interrupted_err
+  assert 'Traceback' not in interrupted_err
+  left = os.listdir(str(interrupted_out))
+  # No temporary file, no meta file (the data set is not complete), and every file with a shard
+  # name is a whole TFRecord file.
+  assert all(n.startswith('custom_train_') and n.endswith('-of-00005.tfrecord') for n in left)
+  assert len(left) < 5
+  for name in left:
+    assert len(list(tf.io.tf_record_iterator(str(interrupted_out / name)))) == 1
 
   assert hostile.returncode == 2, hostile_err
   assert 'Traceback' not in hostile_err
