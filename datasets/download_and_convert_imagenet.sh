@@ -16,7 +16,8 @@
 #      labels.txt.
 # Every step can be run again: finished work is kept (the TFRecord build resumes shard by shard).
 #
-# Environment: PYTHON (default python3), NUM_WORKERS (processes for step 5, default 8).
+# Environment: PYTHON (default python3), NUM_WORKERS (processes for step 5, default 8),
+# TRAIN_SHARDS and VALIDATION_SHARDS (default 1024 and 128).
 set -euo pipefail
 
 if [ "$#" -ne 1 ] || [ -z "$1" ]; then
@@ -70,4 +71,6 @@ echo "Building the TFRecords in ${DATA_DIR}."
   --labels_file="${LABELS_FILE}" \
   --imagenet_metadata_file="${METADATA_FILE}" \
   --bounding_box_file="${BOUNDING_BOX_FILE}" \
+  --train_shards="${TRAIN_SHARDS:-1024}" \
+  --validation_shards="${VALIDATION_SHARDS:-128}" \
   --num_threads="${NUM_WORKERS:-8}"

@@ -318,3 +318,74 @@ def test_xml_parsing_reads_boxes_and_rejects_malformed_files(tmp_path):
   path.write_text('<annotation><size><width>10</width></size></annotation>')
   with pytest.raises(ValueError, match='size/height'):
     process_bounding_boxes.process_xml_annotation(str(path))
+
+
+def _tar(path, members, mode='w'):
+  """members: {archive name: bytes}."""
+  import tarfile
+  with tarfile.open(path, mode) as archive:
+    for name, data in members.items():
+      info = tarfile.TarInfo(name)
+      info.size = len(data)
+      archive.addfile(info, io.BytesIO(data))
+
+
+def _read(path):
+  with open(path, 'rb') as f:
+    return f.read()
+
+
+@pytest.mark.skipif(shutil.which('curl') is None, reason='the download script uses curl')
+def test_shell_scripts_download_and_convert_over_http(tmp_path):
+  from http_server import serve_directory
+  raw = str(tmp_path / 'raw')
+  files = _build_raw(raw)
+  served = tmp_path / 'served'
+  served.mkdir()
+  train = {}
+  for synset in _SYNSETS:
+    synset_tar = io.BytesIO()
+    folder = os.path.join(raw, 'train', synset)
+    import tarfile
+    with tarfile.open(fileobj=synset_tar, mode='w') as archive:
+      for name in sorted(os.listdir(folder)):
+        archive.add(os.path.join(folder, name), arcname=name)
+    train[synset + '.tar'] = synset_tar.getvalue()
+  _tar(str(served / 'ILSVRC2012_img_train.tar'), train)
+  _tar(str(served / 'ILSVRC2012_img_val.tar'),
+       {n: _read(os.path.join(raw, 'validation', n))
+        for n in sorted(os.listdir(os.path.join(raw, 'validation')))})
+  boxes = os.path.join(raw, 'bounding_boxes')
+  _tar(str(served / 'ILSVRC2012_bbox_train_v2.tar.gz'),
+       {'%s/%s' % (s, n): _read(os.path.join(boxes, s, n))
+        for s in _SYNSETS if os.path.isdir(os.path.join(boxes, s))
+        for n in os.listdir(os.path.join(boxes, s))}, 'w:gz')
+  _tar(str(served / 'ILSVRC2012_bbox_val_v3.tgz'),
+       {'val/ILSVRC2012_val_00000003.xml':
+        _read(os.path.join(boxes, 'validation', 'ILSVRC2012_val_00000003.xml'))}, 'w:gz')
+  metadata = tmp_path / 'metadata'
+  metadata.mkdir()
+  for name in ('imagenet_lsvrc_2015_synsets.txt', 'imagenet_metadata.txt',
+               'imagenet_2012_validation_synset_labels.txt'):
+    shutil.copy(os.path.join(raw, name), str(metadata / name))
+  data_dir = str(tmp_path / 'data')
+  with serve_directory(str(served)) as url:
+    env = dict(os.environ, IMAGENET_BASE_URL=url, IMAGENET_METADATA_DIR=str(metadata),
+               PYTHON=sys.executable, NUM_WORKERS='1', TRAIN_SHARDS='3', VALIDATION_SHARDS='2')
+    result = subprocess.run(['bash', os.path.join(ROOT, 'datasets',
+                                                  'download_and_convert_imagenet.sh'), data_dir],
+                            capture_output=True, text=True, timeout=300, env=env,
+                            stdin=subprocess.DEVNULL)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  assert 'imagenet: wrote 15 images (validation 5, train 10)' in result.stdout
+  names = os.listdir(data_dir)
+  assert sorted(n for n in names if '-of-' in n) == [
+      'train-00000-of-00003', 'train-00001-of-00003', 'train-00002-of-00003',
+      'validation-00000-of-00002', 'validation-00001-of-00002']
+  examples = read_examples([os.path.join(data_dir, n) for n in sorted(names) if '-of-' in n])
+  by_name = {e['image/filename'][0].decode(): e for e in examples}
+  assert set(by_name) == set(files) - {'n01484850_3.JPEG'}
+  for name, example in by_name.items():
+    assert example['image/class/label'] == [_SYNSETS.index(files[name][0]) + 1]
+  assert len(by_name['ILSVRC2012_val_00000003.JPEG']['image/object/bbox/xmin']) == 1
+  assert len(by_name['n01440764_1.JPEG']['image/object/bbox/xmin']) == 2
