@@ -105,15 +105,18 @@ def list_class_folders(images_dir, extensions=IMAGE_EXTENSIONS):
   """Returns `(class_names, files, empty_classes, ignored)` for a folder of class sub-folders.
 
   `class_names` are the sorted sub-folder names; `files` is the sorted list of `(path, class_name)`
-  for every image below them (hidden files and folders skipped); `ignored` lists files whose
-  extension is not an image one.
+  for every image below them (hidden files and folders skipped); `ignored` lists the files that are
+  not read: those beside the class folders and those whose extension is not an image one.
   """
   if not os.path.isdir(images_dir):
     raise UserError('images folder %s does not exist' % images_dir)
   class_names = sorted(
       name for name in os.listdir(images_dir)
       if not name.startswith('.') and os.path.isdir(os.path.join(images_dir, name)))
-  files, empty, ignored = [], [], []
+  files, empty = [], []
+  # Files beside the class folders belong to no class (e.g. a LICENSE.txt): reported, not read.
+  ignored = sorted(os.path.join(images_dir, name) for name in os.listdir(images_dir)
+                   if not name.startswith('.') and os.path.isfile(os.path.join(images_dir, name)))
   for class_name in class_names:
     count = 0
     for root, dirs, names in os.walk(os.path.join(images_dir, class_name)):
@@ -304,7 +307,9 @@ class ConversionSummary(object):
     if self.empty_classes:
       lines.append('empty class folders: %s' % ', '.join(self.empty_classes))
     if self.ignored:
-      lines.append('ignored non-image files: %d' % len(self.ignored))
+      lines.append('files not read (not an image, or beside the class folders): %d (%s%s)' % (
+          len(self.ignored), ', '.join(os.path.basename(p) for p in self.ignored[:3]),
+          ', ...' if len(self.ignored) > 3 else ''))
     return '\n'.join(lines)
 
 

@@ -70,6 +70,8 @@ def test_digits_sizes_meta_labels(digits):
     assert f.read() == ''.join('%d:%d\n' % (i, i) for i in range(10))
   dataset = custom.get_split('validation', out)
   assert dataset.num_samples == round(0.1 * total) and dataset.num_classes == 10
+  assert summary.ignored == [os.path.join(source, 'DESCR.rst')]  # beside the class folders
+  assert 'files not read (not an image, or beside the class folders): 1 (DESCR.rst)' in str(summary)
 
 
 def test_digits_records_are_the_original_pngs(digits):
@@ -170,6 +172,7 @@ def test_mixed_folder_formats_are_truthful(mixed):
   assert [os.path.relpath(p, root) for p in summary.ignored] == ['dogs/notes.txt']
   report = str(summary)
   assert 'cut.jpg' in report and 'empty class folders: empty' in report
+  assert 'files not read (not an image, or beside the class folders): 1 (notes.txt)' in report
   with open(os.path.join(out, 'labels.txt'), encoding='utf-8') as f:
     assert f.read() == '0:chats noirs\n1:dogs\n2:empty\n'
 
