@@ -41,6 +41,7 @@ def get_split(split_name, dataset_dir, file_pattern=None, reader=None, require_f
     DatasetError (a ValueError): unknown split, or no files.
   """
   dataset_utils.check_split_name(split_name, SPLITS_TO_SIZES, 'mnist')
+  dataset_dir = dataset_dir or ''
   file_pattern = os.path.join(dataset_dir, (file_pattern or _FILE_PATTERN) % split_name)
   if require_files:
     dataset_utils.check_data_files(file_pattern, 'mnist', dataset_dir)
@@ -63,4 +64,4 @@ def get_split(split_name, dataset_dir, file_pattern=None, reader=None, require_f
       num_samples=SPLITS_TO_SIZES[split_name],
       items_to_descriptions=_ITEMS_TO_DESCRIPTIONS,
       num_classes=_NUM_CLASSES,
-      labels_to_names=dataset_utils.read_labels_if_present(dataset_dir))
+      labels_to_names=dataset_utils.read_labels_if_present(dataset_dir) if dataset_dir else None)

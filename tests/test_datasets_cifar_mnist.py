@@ -292,3 +292,20 @@ def test_cifar10_split_names_and_missing_files():
     cifar10.get_split('validation', '/tmp')
   with pytest.raises(dataset_utils.DatasetError, match='download_and_convert_data.py'):
     cifar10.get_split('train', '/nonexistent/cifar')
+
+
+@pytest.mark.parametrize('name, split, num_classes, num_samples', [
+    ('cifar10', 'train', 10, 50000), ('mnist', 'test', 10, 10000),
+    ('visualwakewords', 'validation', 2, 40504), ('imagenet', 'train', 1001, 1281167)])
+def test_descriptors_without_files_give_their_facts(name, split, num_classes, num_samples):
+  # export_inference_graph reads num_classes with no data set folder at all.
+  import tensorflow.compat.v1 as tf
+  with tf.Graph().as_default():
+    for folder in (None, ''):
+      dataset = dataset_factory.get_dataset(name, split, folder, require_files=False)
+      assert (dataset.num_classes, dataset.num_samples) == (num_classes, num_samples)
+      assert dataset.labels_to_names is None
+    with pytest.raises(ValueError, match='split name nope was not recognized'):
+      dataset_factory.get_dataset(name, 'nope', '/tmp', require_files=False)
+    with pytest.raises(dataset_utils.DatasetError, match='--dataset_dir is empty'):
+      dataset_factory.get_dataset(name, split, '')
