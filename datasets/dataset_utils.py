@@ -177,8 +177,9 @@ def check_data_files(file_pattern, dataset_name, dataset_dir):
 
 
 def read_labels_if_present(dataset_dir):
-  """labels.txt as {id: name} when the folder has one, else None."""
-  return read_label_file(dataset_dir) if has_labels(dataset_dir) else None
+  """labels.txt as {id: name} when the folder has one, else None (also for no folder at all: an
+  empty dataset_dir must not pick up a labels.txt from the working directory)."""
+  return read_label_file(dataset_dir) if dataset_dir and has_labels(dataset_dir) else None
 
 
 def image_classification_split(file_pattern, reader, num_samples, num_classes,

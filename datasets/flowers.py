@@ -39,6 +39,7 @@ def get_split(split_name, dataset_dir, file_pattern=None, reader=None, require_f
     DatasetError (a ValueError): unknown split, or no files.
   """
   dataset_utils.check_split_name(split_name, SPLITS_TO_SIZES, 'flowers')
+  dataset_dir = dataset_dir or ''
   file_pattern = os.path.join(dataset_dir, (file_pattern or _FILE_PATTERN) % split_name)
   if require_files:
     dataset_utils.check_data_files(file_pattern, 'flowers', dataset_dir)
