@@ -164,7 +164,8 @@ def check_data_files(file_pattern, dataset_name, dataset_dir):
   """
   if not dataset_dir and not os.path.isabs(file_pattern):
     raise DatasetError('--dataset_dir is empty: data set %s needs the folder holding its files '
-                       '(create them with: %s)' % (dataset_name, converter_command(dataset_name, '')))
+                       '%s (create them with: %s)'
+                       % (dataset_name, file_pattern, converter_command(dataset_name, '')))
   try:
     matches = tf.io.gfile.glob(file_pattern)
   except tf.errors.NotFoundError:

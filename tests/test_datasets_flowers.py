@@ -202,7 +202,8 @@ def test_get_split_errors_name_the_problem(tmp_path):
   # Describing the split without its files (e.g. to read num_classes) is possible on request.
   assert flowers.get_split('train', str(tmp_path), require_files=False).num_classes == 5
   for empty in ('', None):
-    with pytest.raises(UserError, match='--dataset_dir is empty.*--dataset_name=flowers'):
+    with pytest.raises(UserError, match=r'--dataset_dir is empty.* flowers_train_\*\.tfrecord '
+                       '.*--dataset_name=flowers'):
       flowers.get_split('train', empty)
     assert flowers.get_split('train', empty, require_files=False).labels_to_names is None
 
