@@ -99,10 +99,12 @@ def read_batch(data, name):
     batch = _NumpyOnlyUnpickler(io.BytesIO(data), encoding='bytes').load()
   except Exception as e:  # any unpickling failure is a damaged or foreign file
     raise UserError('%s is not a CIFAR-10 python batch: %s' % (name, e)) from None
-  if not isinstance(batch, dict) or b'data' not in batch or b'labels' not in batch:
+  if isinstance(batch, dict):  # keys are bytes (Python 2 str); accept text keys too
+    batch = {k.decode('latin1') if isinstance(k, bytes) else k: v for k, v in batch.items()}
+  if not isinstance(batch, dict) or 'data' not in batch or 'labels' not in batch:
     raise UserError('%s is not a CIFAR-10 python batch (no data/labels entries)' % name)
-  rows = np.asarray(batch[b'data'])
-  labels = np.asarray(batch[b'labels'], dtype=np.int64)
+  rows = np.asarray(batch['data'])
+  labels = np.asarray(batch['labels'], dtype=np.int64)
   row_size = _NUM_CHANNELS * _IMAGE_SIZE * _IMAGE_SIZE
   if rows.dtype != np.uint8 or rows.ndim != 2 or rows.shape[1] != row_size:
     raise UserError('%s: data is %s %s, expected uint8 rows of %d values'
@@ -152,7 +154,8 @@ def _class_names(meta_bytes):
     return list(_CLASS_NAMES)
   try:
     meta = _NumpyOnlyUnpickler(io.BytesIO(meta_bytes), encoding='bytes').load()
-    names = [n.decode('utf-8') if isinstance(n, bytes) else str(n) for n in meta[b'label_names']]
+    names = meta.get(b'label_names', meta.get('label_names'))
+    names = [n.decode('utf-8') if isinstance(n, bytes) else str(n) for n in names]
   except Exception as e:  # a damaged meta file: say so rather than guess
     raise UserError('batches.meta of the CIFAR-10 archive is unreadable: %s' % e) from None
   if len(names) != len(_CLASS_NAMES):

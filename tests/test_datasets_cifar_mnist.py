@@ -30,20 +30,47 @@ def _cifar_batches(seed=0):
           for name, n in _CIFAR_COUNTS.items()}
 
 
+def _py2_string(value):
+  """A Python 2 `str` in a protocol 2 pickle (SHORT_BINSTRING / BINSTRING)."""
+  if len(value) < 256:
+    return b'U' + bytes([len(value)]) + value
+  return b'T' + struct.pack('<i', len(value)) + value
+
+
+def _py2_batch(rows, labels):
+  """The bytes of a batch pickled the way the real archive's were (Python 2, numpy 1):
+  {'data': uint8 array [N, 3072], 'labels': [int]}, with str keys and numpy.core globals."""
+  out = b'\x80\x02}(' + _py2_string(b'data')
+  out += b'cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85' + _py2_string(b'b')
+  out += b'\x87R(K\x01M' + struct.pack('<H', rows.shape[0]) + b'M' + struct.pack('<H', 3072)
+  out += b'\x86cnumpy\ndtype\n' + _py2_string(b'u1') + b'K\x00K\x01\x87R(K\x03'
+  out += _py2_string(b'|') + b'NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89'
+  out += _py2_string(rows.tobytes()) + b'tb' + _py2_string(b'labels') + b']('
+  out += b''.join(b'K' + bytes([label]) for label in labels) + b'eu.'
+  return out
+
+
 def _write_cifar_archive(path, batches, drop=None):
-  """A cifar-10-python.tar.gz layout: cifar-10-batches-py/<batch> pickles with b'data'/b'labels'."""
+  """A cifar-10-python.tar.gz layout: cifar-10-batches-py/<batch> pickles with data and labels.
+
+  data_batch_1 and test_batch are Python 2 pickles like the real archive's, the others Python 3
+  ones (numpy 2 globals, bytes keys), so both kinds are read.
+  """
   with tarfile.open(path, 'w:gz') as archive:
-    def add(name, obj):
-      data = pickle.dumps(obj, protocol=2)
+    def add(name, data):
       info = tarfile.TarInfo('cifar-10-batches-py/' + name)
       info.size = len(data)
       archive.addfile(info, io.BytesIO(data))
     for name, (rows, labels) in batches.items():
-      if name != drop:
-        add(name, {b'batch_label': name.encode(), b'data': rows, b'labels': labels,
-                   b'filenames': [b'x.png'] * len(labels)})
-    add('batches.meta', {b'label_names': [n.encode() for n in cifar_converter._CLASS_NAMES],
-                         b'num_vis': 3072})
+      if name == drop:
+        continue
+      if name in ('data_batch_1', 'test_batch'):
+        add(name, _py2_batch(rows, labels))
+      else:
+        add(name, pickle.dumps({b'batch_label': name.encode(), b'data': rows, b'labels': labels,
+                                b'filenames': [b'x.png'] * len(labels)}, protocol=2))
+    add('batches.meta', pickle.dumps({b'label_names': [
+        n.encode() for n in cifar_converter._CLASS_NAMES], b'num_vis': 3072}, protocol=2))
 
 
 @pytest.fixture(scope='module')
