@@ -47,9 +47,18 @@ def serve_directory(directory, truncate=None):
   thread = threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.05},
                             daemon=True)
   thread.start()
+  # A proxy configured in the environment must not receive requests meant for this server.
+  saved = {key: os.environ.get(key) for key in ('no_proxy', 'NO_PROXY')}
+  for key, value in saved.items():
+    os.environ[key] = ','.join(filter(None, [value, '127.0.0.1', 'localhost']))
   try:
     yield 'http://127.0.0.1:%d' % server.server_address[1]
   finally:
+    for key, value in saved.items():
+      if value is None:
+        os.environ.pop(key, None)
+      else:
+        os.environ[key] = value
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
