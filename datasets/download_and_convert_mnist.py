@@ -8,7 +8,9 @@ order.
 
 `--dataset_url` is the base URL or local folder holding `train-images-idx3-ubyte.gz`,
 `train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz` and `t10k-labels-idx1-ubyte.gz` (in a
-local folder the same names without `.gz` are accepted too). Nothing about the files is assumed:
+local folder the same names without `.gz` are accepted too). When yann.lecun.com does not answer, a
+mirror of the same files works, e.g. `--dataset_url=https://ossci-datasets.s3.amazonaws.com/mnist/`
+(its files have the official sizes, so their md5 is checked as well). Nothing about the files is assumed:
 each idx header's magic number is checked (2051 for images, 2049 for labels), the image count and
 size come from the header, the body must hold exactly that many bytes, and an images file must have
 as many entries as its labels file. A file with the official size must also have the official md5.

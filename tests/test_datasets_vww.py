@@ -226,3 +226,23 @@ def test_vww_relabelling_uses_the_area_threshold_and_the_foreground_class():
   as_people = vww_lib.create_visual_wakeword_annotations(groundtruth, 0.005, 'person')
   assert {k: v['label'] for k, v in as_people['annotations'].items()} == {1: 0, 2: 0}
   assert list(as_people['categories']) == [1]
+
+
+def test_vww_command_line_with_the_original_coco_flags(coco_source, tmp_path):
+  from conftest import run_script
+  folder, _ = coco_source
+  out = str(tmp_path / 'vww')
+  result = run_script('download_and_convert_data.py', '--dataset_name=visualwakewords',
+                      '--dataset_dir=' + out, '--num_workers=1',
+                      '--coco_train_url=' + os.path.join(folder, 'train2014.zip'),
+                      '--coco_validation_url=' + os.path.join(folder, 'val2014.zip'),
+                      '--coco_annotations_url=' + os.path.join(folder,
+                                                               'annotations_trainval2014.zip'),
+                      '--small_object_area_threshold=0.3')
+  assert 'visualwakewords: wrote 7 images (train 5, validation 2)' in result.stdout
+  assert len([n for n in os.listdir(out) if n.startswith('train.record-')]) == 100
+  assert len([n for n in os.listdir(out) if n.startswith('val.record-')]) == 10
+  # The threshold flag reached the converter: a person covering 25% of the image no longer counts.
+  with open(os.path.join(out, 'instances_visualwakewords_train2014.json')) as f:
+    labels = {k: v['label'] for k, v in json.load(f)['annotations'].items()}
+  assert labels['11'] == 0 and labels['12'] == 0
