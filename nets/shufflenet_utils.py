@@ -1,8 +1,10 @@
-"""Layers shared by ShuffleNet V1 and V2: channel shuffle and grouped 1x1 convolution.
+"""What ShuffleNet V1 and V2 share: channel shuffle, grouped convolution, arg scope, scope handling.
 
 Channel shuffle is the operation of Zhang et al., "ShuffleNet: An Extremely Efficient Convolutional
 Neural Network for Mobile Devices" (CVPR 2018, https://arxiv.org/abs/1707.01083), section 3.1.
 """
+import contextlib
+
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
@@ -94,6 +96,23 @@ def grouped_conv2d(inputs,
     if activation_fn is not None:
       outputs = activation_fn(outputs)
     return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+@contextlib.contextmanager
+def network_scope(scope, default_name, inputs):
+  """Variable scope of a network trunk that keeps op names as short as its variable names.
+
+  The classifier opens the network's scope and hands the scope object to the trunk. Re-entering a
+  scope object opens a second name scope ('ShufflenetV1/ShufflenetV1/Conv1/Relu', as in slim's
+  own nets); re-entering its original name scope instead keeps 'ShufflenetV1/Conv1/Relu'.
+  """
+  if isinstance(scope, tf.VariableScope):
+    with tf.variable_scope(scope, auxiliary_name_scope=False) as sc:
+      with tf.name_scope(sc.original_name_scope):
+        yield sc
+  else:
+    with tf.variable_scope(scope, default_name, [inputs]) as sc:
+      yield sc
 
 
 def reduced_kernel_size_for_small_input(inputs, kernel_size):

@@ -135,7 +135,7 @@ def shufflenet_v1_base(inputs,
                                 % (final_endpoint, ', '.join(END_POINTS)))
   depths = stage_channels(groups, depth_multiplier)
   end_points = {}
-  with tf.variable_scope(scope, 'ShufflenetV1', [inputs]):
+  with shufflenet_utils.network_scope(scope, 'ShufflenetV1', inputs):
     with slim.arg_scope([slim.conv2d, slim.separable_conv2d, shufflenet_utils.grouped_conv2d],
                         padding='SAME'):
       end_point = 'Conv1'

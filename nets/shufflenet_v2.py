@@ -126,7 +126,7 @@ def shufflenet_v2_base(inputs,
                                 % (final_endpoint, ', '.join(END_POINTS)))
   depths = stage_channels(depth_multiplier)
   end_points = {}
-  with tf.variable_scope(scope, 'ShufflenetV2', [inputs]):
+  with shufflenet_utils.network_scope(scope, 'ShufflenetV2', inputs):
     with slim.arg_scope([slim.conv2d, slim.separable_conv2d], padding='SAME'):
       end_point = 'Conv1'
       net = slim.conv2d(inputs, depths[0], [3, 3], stride=2, scope=end_point)

@@ -221,6 +221,11 @@ def test_eval_graph_reuse_and_pooled_features(fn, arg_scope, features, num_class
     assert logits.shape.as_list() == logits_shape
     assert end_points['Predictions'].shape.as_list() == logits_shape
     assert 'AvgPool' in end_points and 'global_pool' not in end_points
+    # Op names as short as variable names (the export output node is .../Predictions/Reshape_1).
+    scope = logits.op.name.split('/')[0]
+    assert scope in ('ShufflenetV1', 'ShufflenetV2')
+    assert end_points['Predictions'].op.name == scope + '/Predictions/Reshape_1'
+    assert end_points['Conv1'].op.name == scope + '/Conv1/Relu'
     assert len(tf.global_variables()) == n_variables
     assert 'Logits' not in pooled_end_points and 'Predictions' not in pooled_end_points
     assert pooled_end_points['global_pool'] is pooled
