@@ -32,6 +32,8 @@ flags.DEFINE_integer('save_interval_secs', 600,
 flags.DEFINE_integer('save_interval_steps', 0,
                      '(new) Save a checkpoint every this many steps instead of every '
                      '--save_interval_secs (0 = use seconds).')
+flags.DEFINE_bool('add_image_summaries', False,
+                  '(new) Show up to three input images of each summary step in TensorBoard.')
 flags.DEFINE_integer('task', 0, 'Index of this worker task; task 0 is the chief.')
 
 # Optimization.

@@ -164,8 +164,16 @@ def _histogram(tag, tensor):
   return tf.raw_ops.HistogramSummary(tag=tag, values=tensor, name='summary')
 
 
-def _add_summaries(end_points, clone_scope, learning_rate, total_loss):
+def _to_uint8(images):
+  """Preprocessed images (any range) stretched to 0..255 per image, for TensorBoard."""
+  low = tf.reduce_min(images, axis=[1, 2, 3], keepdims=True)
+  high = tf.reduce_max(images, axis=[1, 2, 3], keepdims=True)
+  return tf.cast(255 * (images - low) / tf.maximum(high - low, 1e-6), tf.uint8)
+
+
+def _add_summaries(end_points, clone_scope, learning_rate, total_loss, averages=()):
   summaries = set(tf.get_collection(tf.GraphKeys.SUMMARIES))
+  summaries.update(tf.get_collection('input_images'))
   with tf.name_scope('summaries'):
     for name, tensor in end_points.items():
       summaries.add(_histogram('activations/' + name, tensor))
@@ -174,6 +182,9 @@ def _add_summaries(end_points, clone_scope, learning_rate, total_loss):
       summaries.add(_scalar('losses/%s' % loss.op.name, loss))
     for variable in slim.get_model_variables():
       summaries.add(_histogram(variable.op.name, variable))
+    for variable, average in averages:
+      if average is not None:
+        summaries.add(_histogram('moving_average/' + variable.op.name, average))
     summaries.add(_scalar('learning_rate', learning_rate))
     summaries.add(_scalar('total_loss', total_loss))
   return tf.summary.merge(list(summaries), name='summary_op')
@@ -204,9 +215,10 @@ class _StopOnSignal(tf.train.SessionRunHook):
     if self.requested:
       run_context.request_stop()
 
-  def end(self, session):
+  def restore(self):
     for sig, handler in self._previous.items():
       signal.signal(sig, handler)
+    self._previous = {}
 
 
 class _GuardAndLog(tf.train.SessionRunHook):
@@ -297,6 +309,10 @@ def train(opts):
       images.set_shape([opts.batch_size] + images.shape.as_list()[1:])
       labels.set_shape([opts.batch_size])
       onehot = tf.one_hot(labels, num_classes)
+      if opts.add_image_summaries and not tf.get_collection('input_images'):
+        with tf.name_scope('summaries'):
+          tf.add_to_collection('input_images', tf.raw_ops.ImageSummary(
+              tag='input_images', tensor=_to_uint8(images), max_images=3, name='summary'))
       logits, end_points = network_fn(images)
       if 'AuxLogits' in end_points:
         tf.losses.softmax_cross_entropy(onehot, end_points['AuxLogits'],
@@ -339,7 +355,9 @@ def train(opts):
     with tf.control_dependencies([train_tensor]):
       step_after = tf.identity(global_step.read_value(), name='step_after_update')
 
-    summary_op = _add_summaries(clones[0].outputs, first_scope, learning_rate, total_loss)
+    summary_op = _add_summaries(clones[0].outputs, first_scope, learning_rate, total_loss,
+                                averages=[(v, variable_averages.average(v)) for v in averaged]
+                                if variable_averages and not opts.sync_replicas else ())
     init_fn = warm_start_fn(opts, spec.logits_scopes)
 
     is_chief = opts.task == 0
@@ -366,15 +384,18 @@ def train(opts):
             save_secs=None if opts.save_interval_steps else opts.save_interval_secs),
       ]
     session_config = tf.ConfigProto(allow_soft_placement=True)
-    with tf.train.MonitoredTrainingSession(
-        master=opts.master, is_chief=is_chief, checkpoint_dir=opts.train_dir, scaffold=scaffold,
-        hooks=hooks, save_checkpoint_secs=None,
-        save_checkpoint_steps=None, save_summaries_steps=None, save_summaries_secs=None,
-        log_step_count_steps=None, config=session_config) as session:
-      steps, start = 0, time.time()
-      while not session.should_stop():
-        session.run(train_tensor)
-        steps += 1
+    try:
+      with tf.train.MonitoredTrainingSession(
+          master=opts.master, is_chief=is_chief, checkpoint_dir=opts.train_dir, scaffold=scaffold,
+          hooks=hooks, save_checkpoint_secs=None, save_checkpoint_steps=None,
+          save_summaries_steps=None, save_summaries_secs=None, log_step_count_steps=None,
+          config=session_config) as session:
+        steps, start = 0, time.time()
+        while not session.should_stop():
+          session.run(train_tensor)
+          steps += 1
+    finally:
+      stop_hook.restore()
     elapsed = time.time() - start
     final = tf.train.latest_checkpoint(opts.train_dir)
     tf.logging.info('Finished: %d steps in %.1f s (%.1f images/sec); last loss %s; checkpoint %s%s',
