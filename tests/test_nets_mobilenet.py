@@ -476,6 +476,19 @@ def test_v3_base_to_layer_17_known_and_unknown_sizes(graph):
   assert out.shape == (2, 3, 2, 960) and np.isfinite(out).all()
 
 
+def test_v3_explicit_padding_gives_same_shapes_on_odd_input(graph):
+  # expanded_conv pads inside the block (before its depthwise conv), so residual blocks keep their
+  # size; the result matches SAME padding for odd inputs too.
+  inputs = tf.placeholder(tf.float32, (1, 225, 225, 3))
+  _, same = mobilenet_v3.mobilenet_base(inputs, final_endpoint='layer_6')
+  _, explicit = mobilenet_v3.mobilenet_base(inputs, final_endpoint='layer_6',
+                                            use_explicit_padding=True, reuse=True)
+  assert {k: _shape(v) for k, v in explicit.items()} == {k: _shape(v) for k, v in same.items()}
+  assert _shape(explicit['layer_6']) == [1, 29, 29, 40]
+  assert any(op.type == 'Pad' for op in graph.get_operations()
+             if op.name.startswith('MobilenetV3_1/expanded_conv_4/'))
+
+
 def test_v3_hard_swish_values(graph):
   x = tf.constant([-4., -3., -1., 0., 1., 3., 4.])
   with tf.Session() as sess:
