@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from datasets import dataset_factory
 from datasets import dataset_utils
 from datasets import imagenet
 from datasets import process_bounding_boxes
+from http_server import serve_directory
 from slimlib.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -322,7 +324,6 @@ def test_xml_parsing_reads_boxes_and_rejects_malformed_files(tmp_path):
 
 def _tar(path, members, mode='w'):
   """members: {archive name: bytes}."""
-  import tarfile
   with tarfile.open(path, mode) as archive:
     for name, data in members.items():
       info = tarfile.TarInfo(name)
@@ -337,7 +338,6 @@ def _read(path):
 
 @pytest.mark.skipif(shutil.which('curl') is None, reason='the download script uses curl')
 def test_shell_scripts_download_and_convert_over_http(tmp_path):
-  from http_server import serve_directory
   raw = str(tmp_path / 'raw')
   files = _build_raw(raw)
   served = tmp_path / 'served'
@@ -346,7 +346,6 @@ def test_shell_scripts_download_and_convert_over_http(tmp_path):
   for synset in _SYNSETS:
     synset_tar = io.BytesIO()
     folder = os.path.join(raw, 'train', synset)
-    import tarfile
     with tarfile.open(fileobj=synset_tar, mode='w') as archive:
       for name in sorted(os.listdir(folder)):
         archive.add(os.path.join(folder, name), arcname=name)
