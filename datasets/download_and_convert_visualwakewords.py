@@ -106,8 +106,9 @@ def _fetch(source, coco_dir):
       return kept
   path, _ = fileio.fetch(source, coco_dir)
   if not zipfile.is_zipfile(path):
-    raise UserError('%s (from %s) is not a zip archive: incomplete download or wrong file?'
-                    % (path, source))
+    raise UserError('%s (from %s) is not a zip archive: incomplete download or wrong file?%s'
+                    % (path, source, ' Delete it to download it again.'
+                       if os.path.dirname(path) == coco_dir else ''))
   return path
 
 
