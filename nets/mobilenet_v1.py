@@ -216,7 +216,7 @@ mobilenet_v1.default_image_size = 224
 
 
 def wrapped_partial(func, *args, **kwargs):
-  """functools.partial that keeps the wrapped function's name and attributes (default_image_size)."""
+  """functools.partial that keeps the function's name and attributes (default_image_size)."""
   partial_func = functools.partial(func, *args, **kwargs)
   functools.update_wrapper(partial_func, func)
   return partial_func
@@ -277,5 +277,6 @@ def mobilenet_v1_arg_scope(is_training=True,
                       normalizer_fn=normalizer_fn):
     with slim.arg_scope([slim.batch_norm], **batch_norm_params):
       with slim.arg_scope([slim.conv2d], weights_regularizer=regularizer):
-        with slim.arg_scope([slim.separable_conv2d], weights_regularizer=depthwise_regularizer) as sc:
+        with slim.arg_scope([slim.separable_conv2d],
+                            weights_regularizer=depthwise_regularizer) as sc:
           return sc

@@ -65,7 +65,7 @@ def _v1_shapes(output_stride, batch=5):
 
 @pytest.fixture(scope='module')
 def v1_net():
-  """One MobileNet V1 graph in training mode under its arg scope, plus an eval copy that reuses it."""
+  """One MobileNet V1 graph in training mode under its arg scope, and an eval copy reusing it."""
   g = tf.Graph()
   with g.as_default():
     with slim.arg_scope(mobilenet_v1.mobilenet_v1_arg_scope()):
@@ -368,14 +368,14 @@ def test_v2_split_expansion_without_classes(graph):
 
 
 def test_v2_divisible_by_and_min_depth(graph):
-  mobilenet_v2.mobilenet(tf.placeholder(tf.float32, (10, 224, 224, 16)), conv_defs=mobilenet_v2.V2_DEF,
-                         divisible_by=16, min_depth=32)
+  mobilenet_v2.mobilenet(tf.placeholder(tf.float32, (10, 224, 224, 16)),
+                         conv_defs=mobilenet_v2.V2_DEF, divisible_by=16, min_depth=32)
   assert set(_conv_output_depths(graph)) == {32, 64, 96, 160, 192, 320, 384, 576, 960, 1280, 1001}
 
 
 def test_v2_small_multiplier_with_min_depth(graph):
-  _, end_points = mobilenet_v2.mobilenet(tf.placeholder(tf.float32, (10, 224, 224, 16)), depth_multiplier=0.1,
-                         min_depth=32)
+  _, end_points = mobilenet_v2.mobilenet(tf.placeholder(tf.float32, (10, 224, 224, 16)),
+                                         depth_multiplier=0.1, min_depth=32)
   assert set(_conv_output_depths(graph)) == {32, 192, 128, 1001}
   assert _shape(end_points['layer_19']) == [10, 7, 7, 128]
 

@@ -1,7 +1,7 @@
-"""The REAL published MobileNet checkpoints in ../shared load into our nets and classify real photos.
+"""The REAL published MobileNet checkpoints in ../shared load into our nets and classify photos.
 
 The expected classes are the top-1 of the original slim on the same photos (table in
-../shared/README.md). Every variable of the checkpoint must map to exactly one variable of the graph,
+../shared/README.md). Every variable of the checkpoint must map to exactly one graph variable,
 so a renamed scope, a missing gamma or a wrong shape fails here.
 """
 import os
@@ -10,12 +10,9 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+from nets import nets_factory
+from preprocessing import preprocessing_factory
 from tests.conftest import shared_path
-
-import tf_slim as slim  # noqa: E402  (after slimlib.compat, imported by conftest)
-
-from nets import nets_factory  # noqa: E402
-from preprocessing import preprocessing_factory  # noqa: E402
 
 IMAGES = ['coral_bird.png', 'coral_cat.png', 'coral_cat_720p.jpg', 'coral_dragonfly.png',
           'coral_hot_dog.jpg', 'coral_parrot.jpg', 'coral_pets.jpg', 'coral_sunflower.png']

@@ -22,7 +22,7 @@ class ConvBlockError(UserError, TypeError):
 
 
 def _fixed_padding(inputs, kernel_size, rate=1):
-  """Pads H and W so that a VALID convolution of `kernel_size` (dilated by `rate`) acts like SAME."""
+  """Pads H and W so a VALID convolution of `kernel_size` (dilated by `rate`) acts like SAME."""
   effective = [kernel_size[0] + (kernel_size[0] - 1) * (rate - 1),
                kernel_size[1] + (kernel_size[1] - 1) * (rate - 1)]
   pad_total = [effective[0] - 1, effective[1] - 1]
@@ -42,7 +42,7 @@ def _make_divisible(v, divisor, min_value=None):
 
 
 def _split_divisible(num, num_ways, divisible_by=8):
-  """Splits `num` channels into `num_ways` parts, each a multiple of `divisible_by`, as even as can be."""
+  """Splits `num` channels into `num_ways` near-equal parts, each a multiple of `divisible_by`."""
   assert num % divisible_by == 0
   assert num / num_ways >= divisible_by
   base = num // num_ways // divisible_by * divisible_by
@@ -246,7 +246,10 @@ def expanded_conv(input_tensor,
     if depthwise_location == 'input':
       net = depthwise(net, activation_fn=None)
 
-    inner_size = expansion_size(num_inputs=prev_depth) if callable(expansion_size) else expansion_size
+    if callable(expansion_size):
+      inner_size = expansion_size(num_inputs=prev_depth)
+    else:
+      inner_size = expansion_size
     if inner_size > net.get_shape().as_list()[3]:
       expand = expansion_fn
       if expand is split_conv:

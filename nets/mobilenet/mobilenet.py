@@ -31,7 +31,7 @@ def apply_activation(x, name=None, activation_fn=None):
 
 
 def _fixed_padding(inputs, kernel_size, rate=1):
-  """Pads H and W so that a VALID convolution of `kernel_size` (dilated by `rate`) acts like SAME."""
+  """Pads H and W so a VALID convolution of `kernel_size` (dilated by `rate`) acts like SAME."""
   effective = [kernel_size[0] + (kernel_size[0] - 1) * (rate - 1),
                kernel_size[1] + (kernel_size[1] - 1) * (rate - 1)]
   pad_total = [effective[0] - 1, effective[1] - 1]
@@ -62,7 +62,7 @@ def _set_arg_scope_defaults(defaults):
 
 @slim.add_arg_scope
 def depth_multiplier(output_params, multiplier, divisible_by=8, min_depth=8, **unused_kwargs):
-  """The default `multiplier_func`: scales `num_outputs` and rounds it to a multiple of divisible_by."""
+  """Default `multiplier_func`: scales `num_outputs`, rounded to a multiple of divisible_by."""
   if 'num_outputs' not in output_params:
     return
   output_params['num_outputs'] = _make_divisible(output_params['num_outputs'] * multiplier,
@@ -73,7 +73,7 @@ _Op = collections.namedtuple('Op', ['op', 'params', 'multiplier_func'])
 
 
 def op(opfunc, multiplier_func=depth_multiplier, **params):
-  """One layer of a conv-def: `opfunc(net, **params)` after `multiplier_func(params, multiplier)`."""
+  """One layer of a conv-def: `opfunc(net, **params)` after multiplier_func(params, multiplier)."""
   multiplier = params.pop('multiplier_transform', multiplier_func)
   return _Op(opfunc, params=params, multiplier_func=multiplier)
 
@@ -181,7 +181,8 @@ def mobilenet_base(inputs,
       params['stride'] = layer_stride
       if layer_rate > 1:
         if tuple(params.get('rate', (1,))) not in ((1,), (1, 1)):
-          raise MobilenetError('Layer rate conflict: layer %d sets rate %r' % (i + 1, params['rate']))
+          raise MobilenetError('Layer rate conflict: layer %d sets rate %r'
+                               % (i + 1, params['rate']))
         params['rate'] = layer_rate
 
       if use_explicit_padding:

@@ -123,7 +123,7 @@ mobilenet.default_image_size = 224
 
 
 def wrapped_partial(func, *args, **kwargs):
-  """functools.partial that keeps the wrapped function's name and attributes (default_image_size)."""
+  """functools.partial that keeps the function's name and attributes (default_image_size)."""
   partial_func = functools.partial(func, *args, **kwargs)
   functools.update_wrapper(partial_func, func)
   return partial_func

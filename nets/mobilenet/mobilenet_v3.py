@@ -47,7 +47,7 @@ def hard_swish(x):
 
 
 def reduce_to_1x1(input_tensor, default_size=7, **kwargs):
-  """Average pool of the whole (square) feature map; a default_size kernel if its size is unknown."""
+  """Average pool of the whole (square) feature map; a default_size kernel if not known."""
   h, w = input_tensor.get_shape().as_list()[1:3]
   if h is not None and w == h:
     k = [h, h]
@@ -285,7 +285,7 @@ small_minimalistic = wrapped_partial(mobilenet, conv_defs=V3_SMALL_MINIMALISTIC)
 
 
 def _reduce_consecutive_layers(conv_defs, start_id, end_id, multiplier=0.5):
-  """A copy of `conv_defs` whose layers start_id..end_id (0-based, inclusive) are `multiplier` wide."""
+  """Copy of `conv_defs` with layers start_id..end_id (0-based, inclusive) `multiplier` wide."""
   defs = copy.deepcopy(conv_defs)
   for d in defs['spec'][start_id:end_id + 1]:
     d.params.update({'num_outputs': int(np.round(d.params['num_outputs'] * multiplier))})
