@@ -86,5 +86,9 @@ def main(_):
   print(summary)
 
 
-if __name__ == '__main__':
+def entry_point():
   cli.run(main)
+
+
+if __name__ == '__main__':
+  entry_point()
