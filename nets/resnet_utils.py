@@ -10,6 +10,7 @@ as in DeepLab (L.-C. Chen et al., "DeepLab: Semantic Image Segmentation with Dee
 Nets, Atrous Convolution, and Fully Connected CRFs", TPAMI 2017).
 """
 import collections
+import contextlib
 
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
@@ -125,6 +126,13 @@ def stack_blocks_dense(net, blocks, output_stride=None, store_non_strided_activa
   if output_stride is not None and current_stride != output_stride:
     raise OutputStrideError('The target output_stride cannot be reached.')
   return net
+
+
+def batch_norm_mode(is_training):
+  """Arg scope setting batch norm's `is_training`; None leaves it to an enclosing arg scope."""
+  if is_training is None:
+    return contextlib.nullcontext()
+  return slim.arg_scope([slim.batch_norm], is_training=is_training)
 
 
 def resnet_arg_scope(weight_decay=0.0001, batch_norm_decay=0.997, batch_norm_epsilon=1e-5,

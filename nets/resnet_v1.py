@@ -12,8 +12,6 @@ Typical use (features for a dense prediction task, no classifier):
     net, end_points = resnet_v1.resnet_v1_101(images, num_classes=None, global_pool=False,
                                               output_stride=16)
 """
-import contextlib
-
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
@@ -63,13 +61,6 @@ def bottleneck(inputs, depth, depth_bottleneck, stride, rate=1, outputs_collecti
     return slim.utils.collect_named_outputs(outputs_collections, sc.name, output)
 
 
-def _batch_norm_mode(is_training):
-  # None leaves batch norm's mode to an enclosing arg scope.
-  if is_training is None:
-    return contextlib.nullcontext()
-  return slim.arg_scope([slim.batch_norm], is_training=is_training)
-
-
 def resnet_v1(inputs, blocks, num_classes=None, is_training=True, global_pool=True,
               output_stride=None, include_root_block=True, spatial_squeeze=True,
               store_non_strided_activations=False, reuse=None, scope=None):
@@ -101,7 +92,7 @@ def resnet_v1(inputs, blocks, num_classes=None, is_training=True, global_pool=Tr
     end_points_collection = sc.original_name_scope + '_end_points'
     with slim.arg_scope([slim.conv2d, bottleneck, resnet_utils.stack_blocks_dense],
                         outputs_collections=end_points_collection):
-      with _batch_norm_mode(is_training):
+      with resnet_utils.batch_norm_mode(is_training):
         net = inputs
         if include_root_block:
           if output_stride is not None:

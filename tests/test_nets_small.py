@@ -105,7 +105,7 @@ def test_dropout_only_in_training_and_eval_is_deterministic(fn, arg_scope, size)
       assert not np.array_equal(sess.run(train_logits), sess.run(train_logits))
 
 
-def test_lenet_and_cifarnet_reuse(graph):
+def test_cifarnet_reuse(graph):
   images = tf.placeholder(tf.float32, [1, 32, 32, 3])
   with slim.arg_scope(cifarnet.cifarnet_arg_scope()):
     cifarnet.cifarnet(images)
