@@ -1,9 +1,11 @@
 """Inception V1, V2, V3, V4 and Inception-ResNet-V2: end points, shapes, heads, names, parameters.
 
 Graphs are only built (static shapes) except for one small forward pass, and each graph is built
-once and shared by the tests that inspect it. Building batch norm layers is most of the cost of a
-graph, and shapes do not depend on it, so shape-only graphs use the arg scope without batch norm;
-the checkpoint manifests (and the parameter counts taken from them) use the real arg scope.
+once and shared by the tests that inspect it. Per network, one reference graph is what the factory
+builds for training with 1001 classes (the published checkpoints): its variables are compared with
+the checked-in manifest and its end points with the original tests' shape tables. Batch norm layers
+are most of the cost of building a graph and do not change shapes, so the other variants use the
+arg scope without batch norm.
 """
 import numpy as np
 import pytest
@@ -47,6 +49,28 @@ class Built(object):
     return {op.name for op in self.graph.get_operations()}
 
 
+class Reference(object):
+  """The factory's training graph of `model_name` with 1001 classes, at its default size, batch B.
+
+  Built like zoo_helpers.build_for_manifest (whose manifest it is checked against), keeping the
+  end points so the same graph also serves the shape tests.
+  """
+
+  def __init__(self, model_name):
+    fn = nets_factory.get_network_fn(model_name, num_classes=1001, is_training=True)
+    size = fn.default_image_size
+    self.graph = tf.Graph()
+    with self.graph.as_default():
+      self.net, self.end_points = fn(tf.placeholder(tf.float32, [B, size, size, 3]))
+      self.variables = {v.op.name: v.shape.as_list() for v in tf.global_variables()}
+
+  def shapes(self):
+    return {k: v.shape.as_list() for k, v in self.end_points.items()}
+
+  def op_names(self):
+    return {op.name for op in self.graph.get_operations()}
+
+
 def _shape_table(spatial_channels, batch=B):
   return {name: [batch, s, s, c] for name, (s, c) in spatial_channels.items()}
 
@@ -74,34 +98,26 @@ V1_BASE_SHAPES = _shape_table({
 
 @pytest.fixture(scope='module')
 def v1():
-  return Built(inception.inception_v1, [B, 224, 224, 3], num_classes=1000, check_reuse=True)
-
-
-@pytest.fixture(scope='module')
-def v1_manifest():
-  return zoo_helpers.build_for_manifest('inception_v1', 1001)
+  return Reference('inception_v1')
 
 
 def test_v1_heads_and_end_points(v1):
   assert v1.net.op.name == 'InceptionV1/Logits/SpatialSqueeze'
-  assert v1.net.shape.as_list() == [B, 1000]
   assert v1.end_points['Predictions'].op.name == 'InceptionV1/Logits/Predictions/Reshape_1'
-  expected = dict(V1_BASE_SHAPES, AvgPool_0a_7x7=[B, 1, 1, 1024], Logits=[B, 1000],
-                  Predictions=[B, 1000])
+  expected = dict(V1_BASE_SHAPES, AvgPool_0a_7x7=[B, 1, 1, 1024], Logits=[B, 1001],
+                  Predictions=[B, 1001])
   assert v1.shapes() == expected
-  assert v1.variables['InceptionV1/Logits/Conv2d_0c_1x1/weights'] == [1, 1, 1024, 1000]
-  assert v1.variables['InceptionV1/Logits/Conv2d_0c_1x1/biases'] == [1000]
-  assert v1.new_variables_on_reuse == 0
 
 
-def test_v1_checkpoint_manifest_and_parameters(v1_manifest):
-  zoo_helpers.check_manifest('inception_v1', v1_manifest)
-  _irregular(v1_manifest, ['InceptionV1/Mixed_5b/Branch_2/Conv2d_0a_3x3/weights',
-                           'InceptionV1/Conv2d_1a_7x7/BatchNorm/moving_variance'])
-  assert 'InceptionV1/Mixed_5b/Branch_2/Conv2d_0b_3x3/weights' not in v1_manifest
-  assert v1_manifest['InceptionV1/Logits/Conv2d_0c_1x1/weights'] == [1, 1, 1024, 1001]
-  assert not any(name.endswith('gamma') for name in v1_manifest)
-  assert _params_outside(v1_manifest, ['InceptionV1/Logits/']) == 5607184
+def test_v1_checkpoint_manifest_and_parameters(v1):
+  zoo_helpers.check_manifest('inception_v1', v1.variables)
+  _irregular(v1.variables, ['InceptionV1/Mixed_5b/Branch_2/Conv2d_0a_3x3/weights',
+                            'InceptionV1/Conv2d_1a_7x7/BatchNorm/moving_variance',
+                            'InceptionV1/Logits/Conv2d_0c_1x1/biases'])
+  assert 'InceptionV1/Mixed_5b/Branch_2/Conv2d_0b_3x3/weights' not in v1.variables
+  assert v1.variables['InceptionV1/Logits/Conv2d_0c_1x1/weights'] == [1, 1, 1024, 1001]
+  assert not any(name.endswith('gamma') for name in v1.variables)
+  assert _params_outside(v1.variables, ['InceptionV1/Logits/']) == 5607184
 
 
 def test_v1_final_endpoint_and_errors():
@@ -122,8 +138,9 @@ def test_v1_without_root_block_starts_at_mixed_3b():
   assert not any('Conv2d_1a_7x7' in name for name in base.variables)
 
 
-def test_v1_without_classes_returns_pooled_features():
-  built = Built(inception.inception_v1, [B, 224, 224, 3], num_classes=None)
+def test_v1_without_classes_returns_pooled_features_and_reuses():
+  built = Built(inception.inception_v1, [B, 224, 224, 3], num_classes=None, check_reuse=True)
+  assert built.new_variables_on_reuse == 0
   assert built.net.op.name.startswith('InceptionV1/Logits/AvgPool')
   assert built.net.shape.as_list() == [B, 1, 1, 1024]
   assert 'Logits' not in built.end_points and 'Predictions' not in built.end_points
@@ -167,20 +184,19 @@ V2_BASE_SHAPES = _shape_table({
 
 @pytest.fixture(scope='module')
 def v2():
-  return Built(inception.inception_v2, [B, 224, 224, 3], num_classes=1000, check_reuse=True)
+  return Reference('inception_v2')
 
 
 def test_v2_heads_and_end_points(v2):
   assert v2.net.op.name == 'InceptionV2/Logits/SpatialSqueeze'
   expected = dict(V2_BASE_SHAPES, AvgPool_1a=[B, 1, 1, 1024], PreLogits=[B, 1, 1, 1024],
-                  Logits=[B, 1000], Predictions=[B, 1000])
+                  Logits=[B, 1001], Predictions=[B, 1001])
   assert v2.shapes() == expected
   assert v2.end_points['Predictions'].op.name == 'InceptionV2/Predictions/Reshape_1'
-  assert v2.new_variables_on_reuse == 0
 
 
-def test_v2_checkpoint_manifest_and_parameters():
-  variables = zoo_helpers.build_for_manifest('inception_v2', 1001)
+def test_v2_checkpoint_manifest_and_parameters(v2):
+  variables = v2.variables
   zoo_helpers.check_manifest('inception_v2', variables)
   _irregular(variables, ['InceptionV2/Mixed_5c/Branch_3/Conv2d_0b_1x1/weights',
                          'InceptionV2/Mixed_4a/Branch_0/Conv2d_1a_3x3/weights',
@@ -237,8 +253,9 @@ def test_v2_small_input_shrinks_the_pool_unsqueezed():
   assert 'InceptionV2/Logits/AvgPool_1a_4x4/AvgPool' in built.op_names()
 
 
-def test_v2_without_classes_returns_pooled_features():
-  built = Built(inception.inception_v2, [B, 224, 224, 3], num_classes=0)
+def test_v2_without_classes_returns_pooled_features_and_reuses():
+  built = Built(inception.inception_v2, [B, 224, 224, 3], num_classes=0, check_reuse=True)
+  assert built.new_variables_on_reuse == 0
   assert built.net.op.name.startswith('InceptionV2/Logits/AvgPool')
   assert built.net.shape.as_list() == [B, 1, 1, 1024]
   assert 'PreLogits' not in built.end_points and 'Logits' not in built.end_points
@@ -257,7 +274,7 @@ V3_BASE_SHAPES = _shape_table({
 
 @pytest.fixture(scope='module')
 def v3():
-  return Built(inception.inception_v3, [B, 299, 299, 3], num_classes=1000, check_reuse=True)
+  return Reference('inception_v3')
 
 
 def test_v3_heads_and_end_points(v3):
@@ -265,14 +282,13 @@ def test_v3_heads_and_end_points(v3):
   assert v3.end_points['AuxLogits'].op.name == 'InceptionV3/AuxLogits/SpatialSqueeze'
   # The output node name the README and export instructions give.
   assert v3.end_points['Predictions'].op.name == 'InceptionV3/Predictions/Reshape_1'
-  expected = dict(V3_BASE_SHAPES, AuxLogits=[B, 1000], AvgPool_1a=[B, 1, 1, 2048],
-                  PreLogits=[B, 1, 1, 2048], Logits=[B, 1000], Predictions=[B, 1000])
+  expected = dict(V3_BASE_SHAPES, AuxLogits=[B, 1001], AvgPool_1a=[B, 1, 1, 2048],
+                  PreLogits=[B, 1, 1, 2048], Logits=[B, 1001], Predictions=[B, 1001])
   assert v3.shapes() == expected
-  assert v3.new_variables_on_reuse == 0
 
 
-def test_v3_checkpoint_manifest_and_parameters():
-  variables = zoo_helpers.build_for_manifest('inception_v3', 1001)
+def test_v3_checkpoint_manifest_and_parameters(v3):
+  variables = v3.variables
   zoo_helpers.check_manifest('inception_v3', variables)
   _irregular(variables, [
       'InceptionV3/Mixed_5c/Branch_1/Conv2d_0b_1x1/weights',
@@ -319,8 +335,9 @@ def test_v3_global_pool_at_another_size_unsqueezed_without_aux():
   assert not any('AuxLogits' in name for name in built.variables)
 
 
-def test_v3_without_classes_returns_pooled_features():
-  built = Built(inception.inception_v3, [B, 299, 299, 3], num_classes=None)
+def test_v3_without_classes_returns_pooled_features_and_reuses():
+  built = Built(inception.inception_v3, [B, 299, 299, 3], num_classes=None, check_reuse=True)
+  assert built.new_variables_on_reuse == 0
   assert built.net.op.name.startswith('InceptionV3/Logits/AvgPool')
   assert built.net.shape.as_list() == [B, 1, 1, 2048]
   assert not set(built.end_points) & {'AuxLogits', 'PreLogits', 'Logits', 'Predictions'}
@@ -346,8 +363,186 @@ def test_batch_norm_scale_adds_gamma_to_every_batch_norm():
   assert len(betas) == 12 and betas == gammas  # 5 stem convs + 7 in Mixed_5b
 
 
+# ----------------------------------------------------------------------------- Inception V4
+
+V4_BASE_SHAPES = _shape_table(dict(
+    [('Conv2d_1a_3x3', (149, 32)), ('Conv2d_2a_3x3', (147, 32)), ('Conv2d_2b_3x3', (147, 64)),
+     ('Mixed_3a', (73, 160)), ('Mixed_4a', (71, 192))] +
+    [('Mixed_5' + c, (35, 384)) for c in 'abcde'] +
+    [('Mixed_6' + c, (17, 1024)) for c in 'abcdefgh'] +
+    [('Mixed_7' + c, (8, 1536)) for c in 'abcd']))
+
+
+@pytest.fixture(scope='module')
+def v4():
+  return Reference('inception_v4')
+
+
+def test_v4_heads_and_end_points(v4):
+  assert v4.net.op.name.startswith('InceptionV4/Logits')
+  assert v4.end_points['AuxLogits'].op.name.startswith('InceptionV4/AuxLogits')
+  # The softmax is a plain op inside `Logits`: the output node of an exported graph.
+  assert v4.end_points['Predictions'].op.name == 'InceptionV4/Logits/Predictions'
+  expected = dict(V4_BASE_SHAPES, AuxLogits=[B, 1001], global_pool=[B, 1, 1, 1536],
+                  PreLogitsFlatten=[B, 1536], Logits=[B, 1001], Predictions=[B, 1001])
+  assert v4.shapes() == expected
+  assert v4.end_points['global_pool'].op.name == 'InceptionV4/Logits/AvgPool_1a/AvgPool'
+  assert list(v4.end_points)[:len(V4_BASE_SHAPES)] == list(V4_BASE_SHAPES)
+
+
+def test_v4_checkpoint_manifest(v4):
+  zoo_helpers.check_manifest('inception_v4', v4.variables)
+  _irregular(v4.variables, ['InceptionV4/AuxLogits/Aux_logits/weights',
+                            'InceptionV4/AuxLogits/Aux_logits/biases',
+                            'InceptionV4/AuxLogits/Conv2d_2a/weights',
+                            'InceptionV4/Logits/Logits/weights',
+                            'InceptionV4/Mixed_3a/Branch_1/Conv2d_0a_3x3/weights',
+                            'InceptionV4/Mixed_7d/Branch_2/Conv2d_0e_3x1/weights'])
+  assert v4.variables['InceptionV4/AuxLogits/Aux_logits/weights'] == [768, 1001]
+  assert v4.variables['InceptionV4/AuxLogits/Conv2d_2a/weights'] == [5, 5, 128, 768]
+  assert v4.variables['InceptionV4/Logits/Logits/weights'] == [1536, 1001]
+  assert not any(name.endswith('/gamma') for name in v4.variables)
+
+
+def test_v4_final_endpoint_and_errors():
+  with tf.Graph().as_default():
+    images = tf.placeholder(tf.float32, [B, 299, 299, 3])
+    net, end_points = inception.inception_v4_base(images, final_endpoint='Mixed_4a')
+    assert list(end_points) == list(V4_BASE_SHAPES)[:5]
+    assert net.shape.as_list() == [B, 71, 71, 192]
+    with pytest.raises(ValueError, match='Unknown final endpoint'):
+      inception.inception_v4_base(images, final_endpoint='Mixed_8a')
+
+
+def test_v4_without_classes_at_unknown_size_pools_globally_and_reuses():
+  """The default-size graph pools with AvgPool_1a (see the reference); an unknown size means mean."""
+  built = Built(inception.inception_v4, [1, None, None, 3], num_classes=None, check_reuse=True)
+  assert built.net.op.name == 'InceptionV4/Logits/global_pool'
+  assert built.net.shape.as_list() == [1, 1, 1, 1536]
+  assert built.end_points['global_pool'] is built.net
+  assert not set(built.end_points) & {'AuxLogits', 'PreLogitsFlatten', 'Logits', 'Predictions'}
+  assert not any('AuxLogits' in name for name in built.variables)
+  assert built.new_variables_on_reuse == 0
+
+
+# ----------------------------------------------------------------------------- Inception-ResNet-V2
+
+IRV2_SHAPES = {  # up to PreAuxLogits at 299: default, align_feature_maps=True, output_stride=8
+    'Conv2d_1a_3x3': ((149, 32), (150, 32), (149, 32)),
+    'Conv2d_2a_3x3': ((147, 32), (150, 32), (147, 32)),
+    'Conv2d_2b_3x3': ((147, 64), (150, 64), (147, 64)),
+    'MaxPool_3a_3x3': ((73, 64), (75, 64), (73, 64)),
+    'Conv2d_3b_1x1': ((73, 80), (75, 80), (73, 80)),
+    'Conv2d_4a_3x3': ((71, 192), (75, 192), (71, 192)),
+    'MaxPool_5a_3x3': ((35, 192), (38, 192), (35, 192)),
+    'Mixed_5b': ((35, 320), (38, 320), (35, 320)),
+    'Mixed_6a': ((17, 1088), (19, 1088), (33, 1088)),
+    'PreAuxLogits': ((17, 1088), (19, 1088), (33, 1088)),
+}
+
+
+def _irv2_table(column):
+  return _shape_table({name: sizes[column] for name, sizes in IRV2_SHAPES.items()})
+
+
+@pytest.fixture(scope='module')
+def irv2():
+  return Reference('inception_resnet_v2')
+
+
+def test_irv2_heads_and_end_points(irv2):
+  assert irv2.net.op.name.startswith('InceptionResnetV2/Logits')
+  assert irv2.end_points['AuxLogits'].op.name.startswith('InceptionResnetV2/AuxLogits')
+  assert irv2.end_points['Predictions'].op.name == 'InceptionResnetV2/Logits/Predictions'
+  expected = dict(_irv2_table(0), Mixed_7a=[B, 8, 8, 2080], Conv2d_7b_1x1=[B, 8, 8, 1536],
+                  AuxLogits=[B, 1001], global_pool=[B, 1, 1, 1536], PreLogitsFlatten=[B, 1536],
+                  Logits=[B, 1001], Predictions=[B, 1001])
+  assert irv2.shapes() == expected
+  # The aux head's first layer is an average pool, although its name says conv.
+  assert 'InceptionResnetV2/AuxLogits/Conv2d_1a_3x3/AvgPool' in irv2.op_names()
+
+
+def test_irv2_checkpoint_manifest(irv2):
+  variables = irv2.variables
+  zoo_helpers.check_manifest('inception_resnet_v2', variables)
+  _irregular(variables, [
+      'InceptionResnetV2/Repeat/block35_1/Branch_2/Conv2d_0c_3x3/weights',
+      'InceptionResnetV2/Repeat/block35_10/Conv2d_1x1/biases',
+      'InceptionResnetV2/Repeat_1/block17_20/Branch_1/Conv2d_0c_7x1/weights',
+      'InceptionResnetV2/Repeat_2/block8_9/Conv2d_1x1/weights',
+      'InceptionResnetV2/Block8/Conv2d_1x1/biases',
+      'InceptionResnetV2/Mixed_5b/Branch_0/Conv2d_1x1/weights',
+      'InceptionResnetV2/AuxLogits/Conv2d_2a_5x5/weights',
+      'InceptionResnetV2/AuxLogits/Logits/weights',
+      'InceptionResnetV2/Logits/Logits/biases',
+  ])
+  assert not any(name.startswith('InceptionResnetV2/AuxLogits/Conv2d_1a_3x3')
+                 for name in variables)
+  assert variables['InceptionResnetV2/Repeat/block35_1/Conv2d_1x1/weights'] == [1, 1, 128, 320]
+  assert variables['InceptionResnetV2/Block8/Conv2d_1x1/weights'] == [1, 1, 448, 2080]
+  assert variables['InceptionResnetV2/AuxLogits/Conv2d_2a_5x5/weights'] == [5, 5, 128, 768]
+  assert variables['InceptionResnetV2/AuxLogits/Logits/weights'] == [768, 1001]
+  assert variables['InceptionResnetV2/Logits/Logits/weights'] == [1536, 1001]
+  assert not any(name.endswith('/gamma') for name in variables)
+  assert 'InceptionResnetV2/Repeat/block35_11/Conv2d_1x1/weights' not in variables
+  assert 'InceptionResnetV2/Repeat_2/block8_10/Conv2d_1x1/weights' not in variables
+
+
+def test_irv2_arg_scope_regularises_biases_too():
+  scope = inception.inception_resnet_v2_arg_scope(weight_decay=0.5)
+  for layer in (slim.conv2d, slim.fully_connected):
+    defaults = scope[slim.arg_scope_func_key(layer)]
+    assert defaults['biases_regularizer'] is not None
+    assert defaults['weights_regularizer'] is not None
+  plain = inception.inception_v3_arg_scope(weight_decay=0.5)
+  assert 'biases_regularizer' not in plain[slim.arg_scope_func_key(slim.conv2d)]
+  assert scope[slim.arg_scope_func_key(slim.conv2d)]['normalizer_params']['scale'] is False
+
+
+@pytest.mark.parametrize('column,kwargs', [(1, {'align_feature_maps': True}),
+                                           (2, {'output_stride': 8})],
+                         ids=['align_feature_maps', 'output_stride_8'])
+def test_irv2_base_variants_up_to_pre_aux_logits(column, kwargs):
+  built = Built(inception.inception_resnet_v2_base, [B, 299, 299, 3],
+                final_endpoint='PreAuxLogits', **kwargs)
+  assert built.shapes() == _irv2_table(column)
+
+
+def test_irv2_argument_errors():
+  with tf.Graph().as_default():
+    images = tf.placeholder(tf.float32, [B, 299, 299, 3])
+    with pytest.raises(ValueError, match='output_stride must be 8 or 16'):
+      inception.inception_resnet_v2_base(images, output_stride=4)
+    with pytest.raises(ValueError, match='Unknown final endpoint'):
+      inception.inception_resnet_v2_base(images, final_endpoint='Mixed_8a')
+    _, end_points = inception.inception_resnet_v2_base(images, final_endpoint='MaxPool_5a_3x3')
+    assert list(end_points) == list(IRV2_SHAPES)[:7]
+
+
+def test_irv2_without_classes_at_another_size():
+  # (Reuse is checked on the other nets, which share its scope handling: it is the costliest
+  # graph to build twice.)
+  built = Built(inception.inception_resnet_v2, [1, 330, 400, 3], num_classes=None)
+  assert built.end_points['Conv2d_7b_1x1'].shape.as_list() == [1, 8, 11, 1536]
+  assert built.net.op.name.startswith('InceptionResnetV2/Logits/AvgPool')
+  assert built.net.shape.as_list() == [1, 1, 1, 1536]
+  assert not set(built.end_points) & {'AuxLogits', 'PreLogitsFlatten', 'Logits', 'Predictions'}
+
+
+def test_irv2_relu6_blocks_clip_the_residual():
+  with tf.Graph().as_default() as graph:
+    net = tf.placeholder(tf.float32, [1, 8, 8, 2080])
+    with slim.arg_scope(inception.inception_resnet_v2_arg_scope(activation_fn=tf.nn.relu6)):
+      from nets import inception_resnet_v2
+      out = inception_resnet_v2.block8(net, activation_fn=tf.nn.relu6, scale=0.2)
+    ops = {op.type for op in graph.get_operations()}
+  assert out.shape.as_list() == [1, 8, 8, 2080]
+  assert 'Relu6' in ops and ('ClipByValue' in ops or 'Minimum' in ops)
+
+
 def test_factory_entries_of_the_family():
-  for name, size in (('inception_v1', 224), ('inception_v2', 224), ('inception_v3', 299)):
+  for name, size in (('inception_v1', 224), ('inception_v2', 224), ('inception_v3', 299),
+                     ('inception_v4', 299), ('inception_resnet_v2', 299)):
     spec = nets_factory.network_spec(name)
     assert spec.checkpoint_classes == 1001 and spec.preprocessing == 'inception'
     assert nets_factory.get_network_fn(name, 10).default_image_size == size
