@@ -13,6 +13,7 @@ import tf_slim as slim
 
 from datasets import dataset_factory
 from slimlib import checkpoints
+from slimlib import precision
 from slimlib import training
 from slimlib.errors import UserError
 
@@ -52,8 +53,9 @@ def evaluate_checkpoint(opts, checkpoint):
     var_map = checkpoints.check_fits(checkpoint, _restore_map(opts, global_step), fix_flag=None)
     saver = tf.train.Saver(var_map)
     scaffold = tf.train.Scaffold(saver=saver)
-    creator = tf.train.ChiefSessionCreator(scaffold=scaffold, master=opts.master,
-                                           checkpoint_filename_with_path=checkpoint)
+    creator = tf.train.ChiefSessionCreator(
+        scaffold=scaffold, master=opts.master, checkpoint_filename_with_path=checkpoint,
+        config=precision.session_config(getattr(opts, 'mixed_precision', 'none')))
     num_batches = opts.max_num_batches or int(np.ceil(dataset.num_samples / opts.batch_size))
     num_classes = dataset.num_classes - opts.labels_offset
     correct = np.zeros(num_classes, np.int64)

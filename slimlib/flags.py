@@ -37,6 +37,10 @@ def define_dataset_flags(split_name, batch_size, input_pipeline_default='tf_data
   _define_once(flags.DEFINE_enum, 'input_pipeline', input_pipeline_default, ['tf_data', 'queue'],
                '(new) `tf_data`: parallel tf.data reading, decoding and preprocessing with prefetch '
                '(fast); `queue`: the original DatasetDataProvider + queue runners.')
+  _define_once(flags.DEFINE_enum, 'mixed_precision', 'none', ['none', 'bfloat16'],
+               '(new) `bfloat16`: run convolutions and matrix products in bfloat16 through '
+               'TensorFlow\'s oneDNN auto mixed precision rewrite (float32 weights kept); fast '
+               'only on CPUs with bfloat16 instructions (AVX512_BF16, AMX).')
 
 
 def define_master_flag():

@@ -62,6 +62,10 @@ def batches(dataset, preprocess, image_size, batch_size, is_training, labels_off
     images, labels = tf.train.batch(
         [image, label], batch_size=batch_size, num_threads=num_threads,
         capacity=5 * batch_size, allow_smaller_final_batch=not is_training)
+    if not is_training:
+      # As the original evaluation: no prefetch queue (a FIFO queue needs the static batch size
+      # that a smaller final batch does not have).
+      return lambda: (images, labels)
     queue = slim.prefetch_queue.prefetch_queue([images, labels], capacity=2)
     return queue.dequeue
 

@@ -19,6 +19,7 @@ from nets import nets_factory
 from preprocessing import preprocessing_factory
 from slimlib import checkpoints
 from slimlib import inputs
+from slimlib import precision
 from slimlib.errors import UserError
 
 _OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'rmsprop', 'sgd')
@@ -389,7 +390,8 @@ def train(opts):
           master=opts.master, is_chief=is_chief, checkpoint_dir=opts.train_dir, scaffold=scaffold,
           hooks=hooks, save_checkpoint_secs=None, save_checkpoint_steps=None,
           save_summaries_steps=None, save_summaries_secs=None, log_step_count_steps=None,
-          config=session_config) as session:
+          config=precision.session_config(getattr(opts, 'mixed_precision', 'none'),
+                                          session_config)) as session:
         steps, start = 0, time.time()
         while not session.should_stop():
           session.run(train_tensor)

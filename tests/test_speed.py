@@ -1,0 +1,184 @@
+"""The fast paths give the same results as the compatibility path, and bfloat16 training learns.
+
+* tf_data and queue input pipelines yield the same (image, label) pairs for a split, and the same
+  loss for the same weights;
+* `--mixed_precision=bfloat16` really rewrites the convolutions and products to bfloat16 (float32
+  variables kept), and lenet trained with it on the digits reaches the float32 run's held-out
+  accuracy.
+
+Speed itself is measured by benchmarks/, outside the test suite.
+"""
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+import tf_slim as slim
+
+from conftest import ROOT, run_script
+
+DIGITS = os.path.join(ROOT, 'sample_data', 'digits')
+
+
+@pytest.fixture(scope='module')
+def digits_dir(tmp_path_factory):
+  from datasets import convert_image_folder
+  out = str(tmp_path_factory.mktemp('digits_speed') / 'data')
+  convert_image_folder.run(out, images_dir=DIGITS, validation_fraction=0.2, num_shards=2)
+  return out
+
+
+def _read_all(session, next_batch):
+  images, labels = [], []
+  while True:
+    try:
+      image, label = session.run(next_batch)
+    except tf.errors.OutOfRangeError:
+      break
+    images.append(image)
+    labels.append(label)
+  return np.concatenate(images), np.concatenate(labels)
+
+
+def _keyed(images, labels, losses):
+  """{(label, image bytes): per-example loss}: the multiset of examples, order-free."""
+  out = {}
+  for image, label, loss in zip(images, labels, losses):
+    out.setdefault((int(label), np.round(image, 5).tobytes()), []).append(float(loss))
+  return out
+
+
+def test_tf_data_and_queue_yield_the_same_examples_and_losses(digits_dir):
+  from datasets import dataset_factory
+  from nets import nets_factory
+  from preprocessing import preprocessing_factory
+  from slimlib import inputs
+  with tf.Graph().as_default():
+    dataset = dataset_factory.get_dataset('custom', 'validation', digits_dir)
+    preprocess = preprocessing_factory.get_preprocessing('lenet', is_training=False)
+    network_fn = nets_factory.get_network_fn('lenet', dataset.num_classes, is_training=False)
+    pipelines = {}
+    for name in ('tf_data', 'queue'):
+      next_batch = inputs.batches(dataset, preprocess, 8, 50, is_training=False, pipeline=name,
+                                  num_threads=2, num_epochs=1)
+      images, labels = next_batch()
+      with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
+        logits, _ = network_fn(images)
+      losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+      pipelines[name] = (images, labels, losses)
+    # One set of weights (the first network's) serves both pipelines.
+    assert len(slim.get_model_variables()) == 8
+    with tf.Session() as session:
+      session.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
+      coordinator = tf.train.Coordinator()
+      threads = tf.train.start_queue_runners(session, coordinator)
+      results = {}
+      for name, tensors in pipelines.items():
+        images, labels, losses = [], [], []
+        while True:
+          try:
+            image, label, loss = session.run(tensors)
+          except tf.errors.OutOfRangeError:
+            break
+          images.append(image)
+          labels.append(label)
+          losses.append(loss)
+        results[name] = (np.concatenate(images), np.concatenate(labels), np.concatenate(losses))
+      coordinator.request_stop()
+      coordinator.join(threads)
+  fast, original = results['tf_data'], results['queue']
+  assert len(fast[1]) == len(original[1]) == dataset.num_samples
+  assert sorted(fast[1].tolist()) == sorted(original[1].tolist())
+  fast_keyed, original_keyed = _keyed(*fast), _keyed(*original)
+  assert fast_keyed.keys() == original_keyed.keys()
+  for key, losses in fast_keyed.items():
+    np.testing.assert_allclose(sorted(losses), sorted(original_keyed[key]), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(fast[2].mean(), original[2].mean(), rtol=1e-6)
+
+
+def test_session_config_for_bfloat16_needs_onednn():
+  from slimlib import precision
+  from slimlib.errors import UserError
+  assert precision.requested(['x', '--mixed_precision=bfloat16']) == 'bfloat16'
+  assert precision.requested(['x', '--mixed_precision', 'none']) == 'none'
+  assert not precision.session_config('none').graph_options.rewrite_options \
+      .auto_mixed_precision_onednn_bfloat16
+  with pytest.raises(UserError, match='float16'):
+    precision.session_config('float16')
+  if precision.onednn_enabled():
+    config = precision.session_config('bfloat16')
+    assert config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 == 1
+  else:
+    with pytest.raises(UserError, match='TF_ENABLE_ONEDNN_OPTS=1'):
+      precision.session_config('bfloat16')
+
+
+_REWRITE_PROBE = r'''
+import sys
+sys.path.insert(0, %(root)r)
+from slimlib import compat
+from slimlib import precision
+import tensorflow.compat.v1 as tf
+from nets import nets_factory
+assert precision.onednn_enabled()
+images = tf.random.uniform([4, 8, 8, 3])
+labels = tf.constant([0, 1, 2, 3])
+logits, _ = nets_factory.get_network_fn('lenet', 10, is_training=True)(images)
+loss = tf.losses.sparse_softmax_cross_entropy(labels, logits)
+train_op = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+for mode in ('none', 'bfloat16'):
+  with tf.Session(config=precision.session_config(mode)) as session:
+    session.run(tf.global_variables_initializer())
+    metadata = tf.RunMetadata()
+    session.run(train_op, options=tf.RunOptions(output_partition_graphs=True),
+                run_metadata=metadata)
+    kinds = set()
+    for graph in metadata.partition_graphs:
+      for node in graph.node:
+        if 'Conv2D' in node.op or 'MatMul' in node.op:
+          kinds.add('%%s:%%s' %% (node.op, tf.as_dtype(node.attr['T'].type).name))
+        if node.op in ('VarHandleOp', 'VariableV2'):
+          kinds.add('variable:%%s' %% tf.as_dtype(node.attr['dtype'].type).name)
+    print(mode, ' '.join(sorted(kinds)))
+'''
+
+
+def test_bfloat16_rewrite_runs_products_in_bfloat16_with_float32_variables():
+  env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS='1', TF_CPP_MIN_LOG_LEVEL='2')
+  result = subprocess.run([sys.executable, '-c', _REWRITE_PROBE % {'root': ROOT}], env=env,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-4000:]
+  lines = dict(line.split(' ', 1) for line in result.stdout.splitlines() if ' ' in line)
+  float32, bfloat16 = lines['none'].split(), lines['bfloat16'].split()
+  assert not [k for k in float32 if 'bfloat16' in k], float32
+  products = [k for k in bfloat16 if not k.startswith('variable:')]
+  assert products and all(k.endswith(':bfloat16') for k in products
+                          if 'Conv2D' in k or 'MatMul' in k), bfloat16
+  assert 'variable:float32' in bfloat16 and 'variable:bfloat16' not in bfloat16, bfloat16
+
+
+def _train_and_eval(digits_dir, train_dir, mode):
+  common = ['--dataset_name=custom', '--dataset_dir=%s' % digits_dir, '--model_name=lenet',
+            '--mixed_precision=%s' % mode, '--num_preprocessing_threads=2']
+  run_script('train_image_classifier.py', '--train_dir=%s' % train_dir,
+             '--dataset_split_name=train', '--train_image_size=8', '--batch_size=64',
+             '--optimizer=adam', '--learning_rate=0.002', '--learning_rate_decay_type=fixed',
+             '--weight_decay=0', '--max_number_of_steps=400', '--log_every_n_steps=200', *common)
+  result = run_script('eval_image_classifier.py', '--checkpoint_path=%s' % train_dir,
+                      '--eval_dir=%s' % (str(train_dir) + '_eval'),
+                      '--dataset_split_name=validation', '--eval_image_size=8',
+                      '--batch_size=100', *common)
+  return float(re.search(r'eval/Accuracy\[([0-9.]+)\]', result.stdout).group(1))
+
+
+def test_bfloat16_training_learns_the_digits_like_float32(digits_dir, tmp_path):
+  float32 = _train_and_eval(digits_dir, tmp_path / 'float32', 'none')
+  bfloat16 = _train_and_eval(digits_dir, tmp_path / 'bfloat16', 'bfloat16')
+  assert float32 >= 0.85 and bfloat16 >= 0.85, (float32, bfloat16)
+  # 360 held-out images: one image is 0.28 points, and two float32 runs with different random
+  # initialisations already differ by a point or two, so 1 point would be a coin toss here. The
+  # tolerance is 3 points (about 11 images); the benchmark's longer run reports the actual gap.
+  assert bfloat16 >= float32 - 0.03, (float32, bfloat16)
