@@ -293,9 +293,6 @@ def test_factory_map_is_built_from_the_network_table():
 
 @pytest.mark.parametrize('name', sorted(_ORIGINAL_MAP))
 def test_every_original_name_resolves_to_the_original_module(name):
-  from nets import nets_factory
-  if name not in _MODULES and name not in nets_factory.NETS:
-    pytest.skip('%s is not registered in nets_factory yet' % name)
   fn = preprocessing_factory.get_preprocessing(name)
   assert fn.__module__ == _MODULES[_ORIGINAL_MAP[name]].__name__
   assert preprocessing_factory.get_module(name) is _MODULES[_ORIGINAL_MAP[name]]
@@ -317,8 +314,6 @@ def test_factory_eval_preprocessing_reproduces_the_published_top1():
   original slim's confident top-1 (89 macaw, ../shared/README.md)."""
   from tests.conftest import shared_path
   from nets import nets_factory
-  if 'mobilenet_v1_025' not in nets_factory.NETS:
-    pytest.skip('mobilenet_v1_025 is not registered in nets_factory yet')
   folder = 'mobilenet_v1_0.25_128'
   ckpt = shared_path('pretrained', folder, folder + '.ckpt.index')[:-len('.index')]
   photo = shared_path('images', 'coral_parrot.jpg')
