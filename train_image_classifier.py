@@ -35,6 +35,14 @@ flags.DEFINE_integer('save_interval_steps', 0,
 flags.DEFINE_bool('add_image_summaries', False,
                   '(new) Show up to three input images of each summary step in TensorBoard.')
 flags.DEFINE_integer('task', 0, 'Index of this worker task; task 0 is the chief.')
+flags.DEFINE_string('job_name', 'worker',
+                    '(new) This process\'s job in the cluster of --ps_hosts/--worker_hosts: worker '
+                    '(trains; task 0 is the chief) or ps (serves variables until stopped).')
+flags.DEFINE_string('ps_hosts', '',
+                    '(new) Comma-separated host:port of the parameter-server tasks; with '
+                    '--worker_hosts, every task starts its own server (alternative: TF_CONFIG).')
+flags.DEFINE_string('worker_hosts', '',
+                    '(new) Comma-separated host:port of the worker tasks, task 0 first.')
 
 # Optimization.
 flags.DEFINE_float('weight_decay', 0.00004, 'L2 weight decay given to the model\'s arg scope.')

@@ -18,6 +18,7 @@ from deployment import model_deploy
 from nets import nets_factory
 from preprocessing import preprocessing_factory
 from slimlib import checkpoints
+from slimlib import cluster
 from slimlib import inputs
 from slimlib import precision
 from slimlib.errors import UserError
@@ -283,6 +284,9 @@ def build_model_inputs(opts, dataset, is_training, num_epochs=None):
 
 def train(opts):
   """Builds the training graph from the flags and runs it until max_number_of_steps or a signal."""
+  task = cluster.start(opts)  # a ps task of a cluster serves here until stopped
+  if task is not None and task.job_name == 'ps':
+    return None
   if not opts.dataset_dir:
     raise UserError('You must supply the dataset directory with --dataset_dir')
   if opts.quantize_delay >= 0:
@@ -372,7 +376,11 @@ def train(opts):
     if opts.max_number_of_steps:
       hooks.append(tf.train.StopAtStepHook(last_step=opts.max_number_of_steps))
     if opts.sync_replicas:
-      hooks.append(optimizer.make_session_run_hook(is_chief))
+      # No initial tokens: the first update, like every other, waits for replicas_to_aggregate
+      # gradients (with the default tokens the first worker up trained alone meanwhile).
+      hooks.append(optimizer.make_session_run_hook(is_chief, num_tokens=0))
+      if is_chief and opts.worker_replicas > 1:
+        hooks.append(cluster.ReleaseWorkersHook(optimizer, opts.worker_replicas))
     saver = tf.train.Saver(max_to_keep=5, keep_checkpoint_every_n_hours=10000, sharded=False)
     scaffold = tf.train.Scaffold(init_fn=init_fn, saver=saver, summary_op=summary_op)
     if is_chief:
@@ -384,12 +392,14 @@ def train(opts):
             save_steps=opts.save_interval_steps or None,
             save_secs=None if opts.save_interval_steps else opts.save_interval_secs),
       ]
-    session_config = tf.ConfigProto(allow_soft_placement=True)
+    cluster.check_variables_on_ps(opts.num_ps_tasks)
+    session_config = cluster.session_config(opts)
     try:
       with tf.train.MonitoredTrainingSession(
           master=opts.master, is_chief=is_chief, checkpoint_dir=opts.train_dir, scaffold=scaffold,
           hooks=hooks, save_checkpoint_secs=None, save_checkpoint_steps=None,
           save_summaries_steps=None, save_summaries_secs=None, log_step_count_steps=None,
+          stop_grace_period_secs=cluster.STOP_GRACE_SECS,
           config=precision.session_config(getattr(opts, 'mixed_precision', 'none'),
                                           session_config)) as session:
         steps, start = 0, time.time()
