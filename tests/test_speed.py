@@ -164,9 +164,9 @@ def _train_and_eval(digits_dir, train_dir, mode):
   common = ['--dataset_name=custom', '--dataset_dir=%s' % digits_dir, '--model_name=lenet',
             '--mixed_precision=%s' % mode, '--num_preprocessing_threads=2']
   run_script('train_image_classifier.py', '--train_dir=%s' % train_dir,
-             '--dataset_split_name=train', '--train_image_size=8', '--batch_size=64',
-             '--optimizer=adam', '--learning_rate=0.002', '--learning_rate_decay_type=fixed',
-             '--weight_decay=0', '--max_number_of_steps=400', '--log_every_n_steps=200', *common)
+             '--dataset_split_name=train', '--train_image_size=8', '--batch_size=32',
+             '--optimizer=adam', '--learning_rate=0.005', '--learning_rate_decay_type=fixed',
+             '--weight_decay=0', '--max_number_of_steps=200', '--log_every_n_steps=100', *common)
   result = run_script('eval_image_classifier.py', '--checkpoint_path=%s' % train_dir,
                       '--eval_dir=%s' % (str(train_dir) + '_eval'),
                       '--dataset_split_name=validation', '--eval_image_size=8',
@@ -177,7 +177,9 @@ def _train_and_eval(digits_dir, train_dir, mode):
 def test_bfloat16_training_learns_the_digits_like_float32(digits_dir, tmp_path):
   float32 = _train_and_eval(digits_dir, tmp_path / 'float32', 'none')
   bfloat16 = _train_and_eval(digits_dir, tmp_path / 'bfloat16', 'bfloat16')
-  assert float32 >= 0.85 and bfloat16 >= 0.85, (float32, bfloat16)
+  # 200 steps of batch 32 (kept short: without native bfloat16 instructions, as on the CI's AMD
+  # CPUs, oneDNN emulates bfloat16 and this lenet trains about 15x slower than in float32).
+  assert float32 >= 0.8 and bfloat16 >= 0.8, (float32, bfloat16)
   # 360 held-out images: one image is 0.28 points, and two float32 runs with different random
   # initialisations already differ by a point or two, so 1 point would be a coin toss here. The
   # tolerance is 3 points (about 11 images); the benchmark's longer run reports the actual gap.
