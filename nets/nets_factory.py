@@ -12,8 +12,10 @@ import tf_slim as slim
 from slimlib.errors import UserError
 from nets import alexnet
 from nets import cifarnet
+from nets import i3d
 from nets import inception
 from nets import lenet
+from nets import s3dg
 from nets import mobilenet_v1
 from nets.mobilenet import mobilenet_v2
 from nets.mobilenet import mobilenet_v3
@@ -51,6 +53,10 @@ _NETS = (
     NetSpec('inception_resnet_v2', inception.inception_resnet_v2,
             inception.inception_resnet_v2_arg_scope, 1001, 'inception',
             ('InceptionResnetV2/Logits', 'InceptionResnetV2/AuxLogits')),
+    # Video nets (5-D input, no image preprocessing, no published slim checkpoint); both use the
+    # variable scope `InceptionV1`.
+    NetSpec('i3d', i3d.i3d, i3d.i3d_arg_scope, None, None, ('InceptionV1/Logits',)),
+    NetSpec('s3dg', s3dg.s3dg, s3dg.s3dg_arg_scope, None, None, ('InceptionV1/Logits',)),
     NetSpec('lenet', lenet.lenet, lenet.lenet_arg_scope, None, 'lenet', ('LeNet/fc4',)),
     NetSpec('mobilenet_v1', mobilenet_v1.mobilenet_v1, mobilenet_v1.mobilenet_v1_arg_scope, 1001,
             'inception', ('MobilenetV1/Logits',)),
