@@ -1,11 +1,15 @@
-"""Labels an image with a frozen graph and prints the top-5 classes with their scores.
+"""Labels an image with a frozen graph, a SavedModel or a TFLite model; prints the top-5 classes with
+their scores.
 
   python label_image.py --graph=/tmp/frozen_inception_v3.pb --labels=/tmp/imagenet/labels.txt \
       --image=photo.jpg --input_layer=input --output_layer=InceptionV3/Predictions/Reshape_1 \
       --input_mean=128 --input_std=128 --input_width=299 --input_height=299
 
 The flags are those of TensorFlow's label_image example. Node names and the input size default to
-what export_inference_graph.py / freeze_graph.py recorded next to the graph.
+what export_inference_graph.py / freeze_graph.py / export_model.py recorded next to the graph.
+A SavedModel from export_model.py receives the photo's bytes (its preprocessing is inside). For a
+graph or TFLite file whose model is recorded, the model's own evaluation preprocessing is used unless
+--input_mean or --input_std is given (then: bilinear resize and (pixel - mean) / std, as the example).
 """
 import os
 
@@ -13,7 +17,7 @@ from absl import flags
 
 from slimlib import cli
 
-flags.DEFINE_string('graph', '', 'Frozen GraphDef (.pb) to run.')
+flags.DEFINE_string('graph', '', 'Frozen GraphDef (.pb), SavedModel folder or .tflite file to run.')
 flags.DEFINE_string('labels', '', 'Labels file: slim `id:name` lines or one name per line '
                     '(default: labels.txt of the data set recorded at export, if found).')
 flags.DEFINE_string('image', '', 'Image to label (JPEG, PNG, GIF or BMP).')
@@ -38,29 +42,64 @@ def _default_labels(recorded):
   return next((c for c in candidates if os.path.exists(c)), None)
 
 
+def _labels(recorded):
+  from slimlib import exporting
+  from slimlib.errors import UserError
+  if FLAGS.labels and not os.path.exists(FLAGS.labels):
+    raise UserError('labels file %s not found' % FLAGS.labels)
+  labels_path = FLAGS.labels or _default_labels(recorded)
+  return exporting.read_labels(labels_path) if labels_path else {}
+
+
+def _print(pairs, labels, offset):
+  for index, score in pairs:
+    print('%s (%d): %.5f' % (labels.get(index + offset, '?'), index, score))
+
+
+def _label_saved_model():
+  from slimlib import serving
+  model = serving.SavedModel(FLAGS.graph)
+  with open(FLAGS.image, 'rb') as f:
+    result = model.classify([f.read()])
+  labels = _labels({}) if FLAGS.labels else {}  # else the names the model returns
+  offset = model.info.labels_offset if model.info else 0
+  for cls, name, score in list(zip(result['classes'][0], result['names'][0],
+                                   result['scores'][0]))[:FLAGS.top_k]:
+    name = labels.get(int(cls), '?') if FLAGS.labels else name.decode('utf-8')
+    print('%s (%d): %.5f' % (name, int(cls) - offset, score))
+
+
 def main(_):
   from slimlib import exporting
+  from slimlib import serving
   from slimlib.errors import UserError
   if not FLAGS.graph or not FLAGS.image:
     raise UserError('--graph and --image are required')
+  if not os.path.exists(FLAGS.image):
+    raise UserError('image %s not found' % FLAGS.image)
+  form = serving.form_of(FLAGS.graph)
+  if form == 'saved_model':
+    return _label_saved_model()
   recorded = exporting.read_nodes(FLAGS.graph)
-  size = recorded.get('image_size', 299)
+  if form == 'tflite':
+    model = serving.TFLiteModel(FLAGS.graph)
+  else:
+    model = serving.FrozenModel(FLAGS.graph, input_node=FLAGS.input_layer,
+                                output_node=FLAGS.output_layer)
+  size = model.image_size or recorded.get('image_size', 299)
   height = FLAGS.input_height or size
   width = FLAGS.input_width or size
   channels = (recorded.get('input_shape') or [0, 0, 0, 3])[-1]
-  batch = exporting.load_image(FLAGS.image, height, width, FLAGS.input_mean, FLAGS.input_std,
-                               channels=channels)
-  graph_def = exporting.load_graph_def(FLAGS.graph)
-  scores = exporting.run_graph(
-      graph_def, FLAGS.input_layer or recorded.get('input', 'input'),
-      FLAGS.output_layer or recorded.get('output', 'InceptionV3/Predictions/Reshape_1'), batch)
-  labels_path = FLAGS.labels or _default_labels(recorded)
-  if FLAGS.labels and not os.path.exists(FLAGS.labels):
-    raise UserError('labels file %s not found' % FLAGS.labels)
-  labels = exporting.read_labels(labels_path) if labels_path else {}
-  offset = recorded.get('labels_offset', 0)
-  for index, score in exporting.top_k(scores, FLAGS.top_k):
-    print('%s (%d): %.5f' % (labels.get(index + offset, '?'), index, score))
+  own_preprocessing = (model.info is not None and channels == 3 and height == width == size
+                       and not FLAGS['input_mean'].present and not FLAGS['input_std'].present)
+  if own_preprocessing:
+    batch = serving.preprocess_files(model.info, [FLAGS.image])
+  else:
+    batch = exporting.load_image(FLAGS.image, height, width, FLAGS.input_mean, FLAGS.input_std,
+                                 channels=channels)
+  scores = model.scores(batch)
+  labels = _labels(recorded) or (model.info.labels if model.info else {})
+  _print(exporting.top_k(scores, FLAGS.top_k), labels, recorded.get('labels_offset', 0))
 
 
 def entry_point():

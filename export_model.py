@@ -1,0 +1,59 @@
+"""One command from a checkpoint to a served model: a SavedModel, a TFLite file or a frozen graph.
+
+  python export_model.py --model_name=mobilenet_v2 --checkpoint_path=/tmp/mobilenet_v2_1.0_224.ckpt \
+      --dataset_name=imagenet --dataset_dir=/tmp/imagenet --format=saved_model --output_file=/tmp/mnv2
+
+  python export_model.py ... --format=tflite --tflite_quantization=int8 --output_file=/tmp/mnv2.tflite
+
+The SavedModel's `serving_default` signature takes encoded photos (`image_bytes`) and returns the
+top-5 `classes`, `names`, `scores` and the `logits`, with the model's evaluation preprocessing inside.
+The TFLite model takes a preprocessed float image batch; int8 quantisation is calibrated on images of
+--dataset_split_name. Compare the forms' accuracy with eval_exported_model.py.
+"""
+from absl import flags
+
+from slimlib import cli
+from slimlib import flags as slim_flags
+
+slim_flags.define_model_flags()
+slim_flags.define_moving_average_flag()
+flags.DEFINE_string('checkpoint_path', None, 'Checkpoint prefix, or a training folder (its latest '
+                    'checkpoint).')
+flags.DEFINE_string('dataset_name', 'imagenet', 'Data set the model was trained on (class count, '
+                    'class names, calibration images).')
+flags.DEFINE_string('dataset_dir', None, 'Folder of the data set: labels.txt names the classes; '
+                    'int8 quantisation reads images from its TFRecords.')
+flags.DEFINE_enum('format', 'saved_model', ['saved_model', 'tflite', 'frozen_graph'],
+                  'What to write.')
+flags.DEFINE_string('output_file', None, 'Output path (a new folder for a SavedModel).')
+flags.DEFINE_enum('tflite_quantization', 'none', ['none', 'float16', 'int8'],
+                  'TFLite weights: float32 (none), float16, or full-integer int8 (post-training, '
+                  'calibrated on the data set).')
+flags.DEFINE_integer('image_size', None, 'Input side (default: the network\'s own size).')
+flags.DEFINE_string('preprocessing_name', None, 'Preprocessing (default: the model\'s own).')
+flags.DEFINE_integer('num_classes', None, 'Class count of the logits, instead of the data set\'s '
+                     '(minus --labels_offset).')
+flags.DEFINE_string('dataset_split_name', 'train', 'Split whose images calibrate int8 quantisation.')
+flags.DEFINE_integer('num_calibration_images', 100, 'Images calibrating int8 quantisation.')
+
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  from slimlib import serving
+  info = serving.describe(FLAGS.model_name, FLAGS.dataset_name, FLAGS.dataset_dir,
+                          labels_offset=FLAGS.labels_offset, image_size=FLAGS.image_size,
+                          preprocessing_name=FLAGS.preprocessing_name, num_classes=FLAGS.num_classes)
+  print(serving.export(info, FLAGS.checkpoint_path, FLAGS.output_file, FLAGS.format,
+                       quantization=FLAGS.tflite_quantization,
+                       moving_average_decay=FLAGS.moving_average_decay,
+                       dataset_split_name=FLAGS.dataset_split_name,
+                       num_calibration_images=FLAGS.num_calibration_images))
+
+
+def entry_point():
+  cli.run(main)
+
+
+if __name__ == '__main__':
+  entry_point()
