@@ -3,7 +3,7 @@ from setuptools import find_packages, setup
 
 SCRIPTS = [
     'download_and_convert_data', 'train_image_classifier', 'eval_image_classifier',
-    'export_inference_graph', 'freeze_graph', 'label_image',
+    'export_inference_graph', 'freeze_graph', 'label_image', 'export_model', 'eval_exported_model',
 ]
 
 setup(
