@@ -373,3 +373,60 @@ def test_deploy_without_losses_has_no_train_op():
     model = model_deploy.deploy(config, lambda: slim.fully_connected(tf.ones([2, 3]), 1))
     assert model.train_op is None and model.total_loss is None and model.summary_op is None
     assert model.clones[0].outputs.get_shape().as_list() == [2, 1]
+
+
+# ------------------------------------------------------------- placement of every op kind
+
+@pytest.mark.parametrize('num_ps_tasks', [0, 1, 2])
+@pytest.mark.parametrize('num_clones', [1, 2])
+@pytest.mark.parametrize('clone_on_cpu', [True, False])
+def test_deploy_places_every_op_kind(num_ps_tasks, num_clones, clone_on_cpu):
+  """Variables (global step included) on the variables device, round robin over the ps tasks; the
+  model's compute ops on their clone's device; inputs, optimizer, train op and summaries on the
+  worker's CPU; optimizer updates with their variable."""
+  config = model_deploy.DeploymentConfig(num_clones=num_clones, clone_on_cpu=clone_on_cpu,
+                                         num_ps_tasks=num_ps_tasks)
+  worker = '/job:worker' if num_ps_tasks else ''
+  inputs, labels = _data()
+  with tf.Graph().as_default() as graph:
+    with tf.device(config.inputs_device()):
+      x, y = tf.constant(inputs, name='x'), tf.constant(labels, name='y')
+    with tf.device(config.optimizer_device()):
+      optimizer = tf.train.MomentumOptimizer(0.1, 0.9)
+    model = model_deploy.deploy(config, _batch_norm_classifier, [x, y], optimizer=optimizer)
+    variables = tf.global_variables()
+    for op in (x.op, y.op, model.train_op.op, model.summary_op.op):
+      _assert_device(op.device, worker + '/device:CPU:0')
+    model_vars = [v for v in variables if v.op.name.startswith('BatchNormClassifier/')
+                  and 'Momentum' not in v.op.name]
+    assert len(model_vars) == 5
+    global_step = tf.train.get_global_step()
+    if num_ps_tasks:
+      # Model variables in creation order, round robin.
+      assert [_canonical(v.device) for v in model_vars] == [
+          _canonical('/job:ps/task:%d/device:CPU:0' % (i % num_ps_tasks)) for i in range(5)]
+      assert tf.DeviceSpec.from_string(global_step.device).job == 'ps'
+    else:
+      for v in model_vars + [global_step]:
+        _assert_device(v.device, '/device:CPU:0')
+    # Momentum slots live with their variable (colocated), hence on the same ps task.
+    for v in variables:
+      if v.op.name.endswith('/Momentum'):
+        assert v.op.colocation_groups() == [
+            ('loc:@' + v.op.name[:-len('/Momentum')]).encode()], v.op.name
+    for i, clone in enumerate(model.clones):
+      expected = worker + ('/device:CPU:0' if clone_on_cpu else '/device:GPU:%d' % i)
+      _assert_device(clone.device, expected)
+      # Forward pass, loss and gradients of this clone.
+      prefixes = tuple(clone.scope + p for p in ('BatchNormClassifier/', 'log_loss/', 'gradients/'))
+      # (minus the variables' own initialisers and reads, which live with the variable)
+      owned = tuple(v.op.name + '/' for v in variables)
+      compute = [op for op in graph.get_operations() if op.name.startswith(prefixes)
+                 and not (op.name + '/').startswith(owned) and not _placed_with_a_variable(op)]
+      assert any(op.name.startswith(clone.scope + 'gradients/') for op in compute)
+      assert {'MatMul', 'Sigmoid', 'FusedBatchNormV3'} <= {op.type for op in compute}
+      for op in compute:
+        _assert_device(op.device, expected)
+    updates = [op for op in graph.get_operations() if op.type.startswith('ResourceApply')]
+    assert len(updates) == 3  # beta, weights, biases (the moving statistics are not trained)
+    assert all(_placed_with_a_variable(op) for op in updates)
