@@ -19,6 +19,8 @@ from nets import s3dg
 from nets import mobilenet_v1
 from nets.mobilenet import mobilenet_v2
 from nets.mobilenet import mobilenet_v3
+from nets.nasnet import nasnet
+from nets.nasnet import pnasnet
 from nets import overfeat
 from nets import resnet_v1
 from nets import resnet_v2
@@ -135,6 +137,18 @@ _NETS = (
             ('resnet_v2_152/logits',)),
     NetSpec('resnet_v2_200', resnet_v2.resnet_v2_200, resnet_v2.resnet_arg_scope, None, 'vgg',
             ('resnet_v2_200/logits',)),
+    # ---- NASNet-A and PNASNet-5 (no top-level scope: heads are `final_layer` and `aux_<k>`) ----
+    # nasnet_cifar has no entry in the original preprocessing map; CIFAR preprocessing fits it.
+    NetSpec('nasnet_cifar', nasnet.build_nasnet_cifar, nasnet.nasnet_cifar_arg_scope, None,
+            'cifarnet', ('final_layer', 'aux_11')),
+    NetSpec('nasnet_mobile', nasnet.build_nasnet_mobile, nasnet.nasnet_mobile_arg_scope, 1001,
+            'inception', ('final_layer', 'aux_7')),
+    NetSpec('nasnet_large', nasnet.build_nasnet_large, nasnet.nasnet_large_arg_scope, 1001,
+            'inception', ('final_layer', 'aux_11')),
+    NetSpec('pnasnet_large', pnasnet.build_pnasnet_large, pnasnet.pnasnet_large_arg_scope, 1001,
+            'inception', ('final_layer', 'aux_7')),
+    NetSpec('pnasnet_mobile', pnasnet.build_pnasnet_mobile, pnasnet.pnasnet_mobile_arg_scope, 1001,
+            'inception', ('final_layer', 'aux_5')),
 )
 
 NETS = collections.OrderedDict((spec.name, spec) for spec in _NETS)
