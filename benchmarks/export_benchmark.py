@@ -1,0 +1,167 @@
+r"""CPU speed of each served form of one model, measured in one run, against the checkpoint's graph.
+
+Exports the model from its checkpoint (SavedModel, frozen graph, TFLite float32 / float16 / int8)
+into a temporary folder, then for each form measures:
+  * single-image latency: median wall time of --runs inferences of one preprocessed image, after
+    --warmup untimed ones;
+  * batch throughput: images/sec of --batch_size-image batches (median of --runs batches);
+and the ratio of each to the checkpoint's own graph (TF session, same process).
+The SavedModel is timed through `predict_images` (preprocessed images, like the other forms) and,
+as an extra row, through `serving_default` (JPEG bytes in: decoding + preprocessing included).
+
+Usage:
+  python benchmarks/export_benchmark.py   # mobilenet_v2 with ../shared's checkpoint
+  python benchmarks/export_benchmark.py --output=benchmarks/results/export.md
+  python benchmarks/export_benchmark.py --model_name=mobilenet_v1_025 \
+      --checkpoint_path=../shared/data/pretrained/mobilenet_v1_0.25_128/mobilenet_v1_0.25_128.ckpt
+
+int8 calibration uses --calibration_images random images (speed does not depend on the ranges).
+This is a benchmark, not a test: it asserts nothing and is not collected by pytest.
+"""
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+
+from absl import flags  # noqa: E402
+
+from slimlib import cli  # noqa: E402  (applies the TF 2.21 fixes first)
+
+import numpy as np  # noqa: E402
+import tensorflow.compat.v1 as tf  # noqa: E402
+
+_SHARED = os.path.join(os.path.dirname(ROOT), 'shared', 'data')
+flags.DEFINE_string('model_name', 'mobilenet_v2', 'Network name in nets_factory.')
+flags.DEFINE_string('checkpoint_path', os.path.join(
+    _SHARED, 'pretrained', 'mobilenet_v2_1.0_224', 'mobilenet_v2_1.0_224.ckpt'), 'Checkpoint.')
+flags.DEFINE_integer('num_classes', 1001, 'Classes of the checkpoint\'s logits.')
+flags.DEFINE_string('image', os.path.join(_SHARED, 'images', 'coral_parrot.jpg'),
+                    'Photo fed to the forms (JPEG/PNG).')
+flags.DEFINE_integer('batch_size', 32, 'Images per batch of the throughput measurement.')
+flags.DEFINE_integer('runs', 10, 'Timed runs (the median is shown).')
+flags.DEFINE_integer('warmup', 3, 'Untimed runs before timing.')
+flags.DEFINE_integer('num_threads', 2, 'Threads of the TFLite interpreter (TF sessions use TensorFlow\'s '
+                     'default: every core).')
+flags.DEFINE_integer('calibration_images', 8, 'Random images calibrating the int8 model.')
+flags.DEFINE_string('output', None, 'Also write the table, machine and command to this file.')
+FLAGS = flags.FLAGS
+
+
+def _median_seconds(fn, runs, warmup):
+  for _ in range(warmup):
+    fn()
+  times = []
+  for _ in range(runs):
+    start = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - start)
+  return statistics.median(times)
+
+
+def _export_all(info, folder):
+  from slimlib import serving
+  checkpoint = FLAGS.checkpoint_path
+  paths = {'frozen graph': os.path.join(folder, 'frozen.pb'),
+           'SavedModel': os.path.join(folder, 'saved_model'),
+           'TFLite float32': os.path.join(folder, 'float32.tflite'),
+           'TFLite float16': os.path.join(folder, 'float16.tflite'),
+           'TFLite int8': os.path.join(folder, 'int8.tflite')}
+  serving.export_frozen_graph(info, checkpoint, paths['frozen graph'])
+  serving.export_saved_model(info, checkpoint, paths['SavedModel'])
+  serving.export_tflite(info, checkpoint, paths['TFLite float32'])
+  serving.export_tflite(info, checkpoint, paths['TFLite float16'], 'float16')
+  rng = np.random.RandomState(0)
+  calibration = rng.uniform(-1, 1, [FLAGS.calibration_images, info.image_size, info.image_size, 3])
+  serving.export_tflite(info, checkpoint, paths['TFLite int8'], 'int8',
+                        calibration_images=calibration.astype(np.float32))
+  return paths
+
+
+def measure():
+  from slimlib import serving
+  info = serving.describe(FLAGS.model_name, None, None, num_classes=FLAGS.num_classes)
+  image = serving.preprocess_files(info, [FLAGS.image])
+  batch = np.repeat(image, FLAGS.batch_size, axis=0)
+  with open(FLAGS.image, 'rb') as f:
+    photo = f.read()
+  rows = []
+  with tempfile.TemporaryDirectory() as folder:
+    paths = _export_all(info, folder)
+    forms = [('checkpoint graph', None)] + list(paths.items()) + [('SavedModel, JPEG bytes in',
+                                                                   paths['SavedModel'])]
+    for name, path in forms:
+      sys.stderr.write('timing %s...\n' % name)
+      if path is None:
+        model = serving.CheckpointModel(info, FLAGS.checkpoint_path)
+      elif name.startswith('TFLite'):
+        model = serving.TFLiteModel(path, num_threads=FLAGS.num_threads)
+      else:
+        model = serving.load(path)
+      if name == 'SavedModel, JPEG bytes in':
+        one = lambda: model.classify([photo])  # noqa: E731
+        many = lambda: model.classify([photo] * FLAGS.batch_size)  # noqa: E731
+      else:
+        one = lambda: model.logits(image)  # noqa: E731
+        many = lambda: model.logits(batch)  # noqa: E731
+      latency = _median_seconds(one, FLAGS.runs, FLAGS.warmup)
+      batch_time = _median_seconds(many, max(3, FLAGS.runs // 2), 1)
+      size = (os.path.getsize(path) if path and os.path.isfile(path) else
+              sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+              if path else None)
+      rows.append({'form': name, 'latency_ms': latency * 1e3,
+                   'throughput': FLAGS.batch_size / batch_time, 'size_mb': size and size / 2 ** 20})
+      model.close()
+  return rows
+
+
+def markdown_table(rows):
+  base = rows[0]
+  lines = ['| form | size (MB) | 1-image latency (ms) | vs checkpoint | batch-%d throughput '
+           '(images/s) | vs checkpoint |' % FLAGS.batch_size,
+           '|---|---:|---:|---:|---:|---:|']
+  for row in rows:
+    lines.append('| %s | %s | %.1f | %.2fx | %.1f | %.2fx |' % (
+        row['form'], '%.1f' % row['size_mb'] if row['size_mb'] else '-', row['latency_ms'],
+        base['latency_ms'] / row['latency_ms'], row['throughput'],
+        row['throughput'] / base['throughput']))
+  lines.append('')
+  lines.append('"vs checkpoint": speed-up over the checkpoint\'s own graph (>1 = faster).')
+  return '\n'.join(lines)
+
+
+def machine_description():
+  cpu = platform.processor() or platform.machine()
+  if os.path.exists('/proc/cpuinfo'):
+    with open('/proc/cpuinfo') as f:
+      cpu = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), cpu)
+  # Timings are only comparable on an otherwise idle machine: record how busy it was.
+  load = ', '.join('%.1f' % x for x in os.getloadavg())
+  return ('%s, %d logical CPUs (TFLite threads: %d; TF sessions: default); %s; Python %s; TensorFlow %s; '
+          'load average at the end (1, 5, 15 min): %s'
+          % (cpu, os.cpu_count(), FLAGS.num_threads, platform.platform(),
+             platform.python_version(), tf.__version__, load))
+
+
+def main(argv):
+  del argv
+  tf.logging.set_verbosity(tf.logging.WARN)
+  rows = measure()
+  table = markdown_table(rows)
+  print(table)
+  if FLAGS.output:
+    command = 'python ' + ' '.join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
+    with open(FLAGS.output, 'w') as f:
+      f.write('# Export benchmark: %s, each served form on CPU\n\n' % FLAGS.model_name)
+      f.write('Machine: %s\n\n' % machine_description())
+      f.write('Command: `%s`\n\n' % command)
+      f.write(table + '\n')
+
+
+if __name__ == '__main__':
+  cli.run(main)
