@@ -105,21 +105,20 @@ class LocalCluster(object):
     return codes
 
   def stop(self, grace_secs=20):
-    """SIGINT to the workers still running (they save and stop), SIGTERM to the ps tasks; SIGKILL
-    for any task still alive after `grace_secs`."""
-    for process in self.workers:
-      if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-    for process in self.ps:
-      if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    deadline = time.time() + grace_secs
-    for process in self.workers + self.ps:
-      try:
-        process.wait(timeout=max(0.1, deadline - time.time()))
-      except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+    """SIGINT to the workers still running (they save a checkpoint and stop), then, once they are
+    gone, SIGTERM to the ps tasks (the workers' last save and session close need them); SIGKILL
+    for any task still alive `grace_secs` after its signal."""
+    for group, sig in ((self.workers, signal.SIGINT), (self.ps, signal.SIGTERM)):
+      for process in group:
+        if process.poll() is None:
+          process.send_signal(sig)
+      deadline = time.time() + grace_secs
+      for process in group:
+        try:
+          process.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+          process.kill()
+          process.wait(timeout=10)
 
   def __enter__(self):
     return self

@@ -18,6 +18,8 @@ import collections
 import json
 import os
 import signal
+import sys
+import threading
 import time
 
 import tensorflow.compat.v1 as tf
@@ -232,3 +234,41 @@ class ReleaseWorkersHook(tf.train.SessionRunHook):
       session.run(self._op, options=tf.RunOptions(timeout_in_ms=10000))
     except tf.errors.OpError as e:  # the queue may already be closed: nobody waits any more
       tf.logging.info('Did not release the workers: %s', e.message)
+
+
+# Seconds a worker of a cluster waits for its session to close before it exits anyway.
+CLOSE_TIMEOUT_SECS = 20
+_closed = threading.Event()
+
+
+class CloseWatchdogHook(tf.train.SessionRunHook):
+  """Ends the process of a cluster worker whose session close hangs.
+
+  After a worker has been killed mid-step and restarted, closing another worker's session can
+  wait forever on the parameter server (for the killed worker's unfinished step). Everything is
+  saved by then (the checkpoint hook ran before), so after CLOSE_TIMEOUT_SECS the process says so
+  and exits with status 0. `session_closed()`, called once the session is closed, disarms it.
+  """
+
+  def __init__(self, timeout_secs=None):
+    self._timeout = CLOSE_TIMEOUT_SECS if timeout_secs is None else timeout_secs
+
+  def begin(self):
+    _closed.clear()
+
+  def end(self, session):
+    del session
+    threading.Thread(target=self._watch, name='close_watchdog', daemon=True).start()
+
+  def _watch(self):
+    if _closed.wait(self._timeout):
+      return
+    tf.logging.warning('The session did not close within %d s (a worker of the cluster was '
+                       'probably killed mid-step); everything is saved, exiting.', self._timeout)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # pylint: disable=protected-access
+
+
+def session_closed():
+  _closed.set()

@@ -393,6 +393,8 @@ def train(opts):
             save_secs=None if opts.save_interval_steps else opts.save_interval_secs),
       ]
     cluster.check_variables_on_ps(opts.num_ps_tasks)
+    if task is not None:
+      hooks.append(cluster.CloseWatchdogHook())
     session_config = cluster.session_config(opts)
     try:
       with tf.train.MonitoredTrainingSession(
@@ -408,6 +410,7 @@ def train(opts):
           steps += 1
     finally:
       stop_hook.restore()
+      cluster.session_closed()
     elapsed = time.time() - start
     final = tf.train.latest_checkpoint(opts.train_dir)
     tf.logging.info('Finished: %d steps in %.1f s (%.1f images/sec); last loss %s; checkpoint %s%s',
