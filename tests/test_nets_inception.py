@@ -208,11 +208,16 @@ def test_v2_checkpoint_manifest_and_parameters(v2):
   assert _params_outside(variables, ['InceptionV2/Logits/']) == 10173112
 
 
-def test_v2_depth_multiplier_scales_every_layer():
-  built = Built(inception.inception_v2_base, [B, 224, 224, 3], depth_multiplier=0.5)
+def test_v2_depth_multiplier_small_input_unsqueezed():
+  built = Built(inception.inception_v2, [1, 112, 112, 3], num_classes=10, depth_multiplier=0.5,
+                spatial_squeeze=False)
   for name, shape in V2_BASE_SHAPES.items():
     if name.startswith(('Mixed', 'Conv')):
       assert built.shapes()[name][3] == shape[3] // 2, name
+  assert built.end_points['Mixed_5c'].shape.as_list() == [1, 4, 4, 512]
+  assert built.net.shape.as_list() == [1, 1, 1, 10]
+  # The 7x7 average pool shrank to the 4x4 map, and its scope name says so.
+  assert 'InceptionV2/Logits/AvgPool_1a_4x4/AvgPool' in built.op_names()
 
 
 def test_v2_argument_errors():
@@ -244,13 +249,6 @@ def test_v2_global_pool_at_another_size():
   assert built.end_points['Mixed_5c'].shape.as_list() == [1, 8, 10, 1024]
   assert built.end_points['global_pool'].shape.as_list() == [1, 1, 1, 1024]
   assert built.net.shape.as_list() == [1, 10]
-
-
-def test_v2_small_input_shrinks_the_pool_unsqueezed():
-  built = Built(inception.inception_v2, [1, 112, 112, 3], num_classes=10, spatial_squeeze=False)
-  assert built.end_points['Mixed_5c'].shape.as_list() == [1, 4, 4, 1024]
-  assert built.net.shape.as_list() == [1, 1, 1, 10]
-  assert 'InceptionV2/Logits/AvgPool_1a_4x4/AvgPool' in built.op_names()
 
 
 def test_v2_without_classes_returns_pooled_features_and_reuses():
@@ -316,15 +314,6 @@ def test_v3_final_endpoint():
       inception.inception_v3_base(images, final_endpoint='Mixed_8a')
 
 
-def test_v3_small_input_renames_the_aux_conv():
-  """At 150 x 150 the aux head's 5x5 conv shrinks to 1x1, and its scope name says so."""
-  built = Built(inception.inception_v3, [1, 150, 150, 3], num_classes=10)
-  assert built.end_points['Mixed_7c'].shape.as_list() == [1, 3, 3, 2048]
-  assert built.variables['InceptionV3/AuxLogits/Conv2d_2a_1x1/weights'] == [1, 1, 128, 768]
-  assert built.net.shape.as_list() == [1, 10]
-  assert built.end_points['AuxLogits'].shape.as_list() == [1, 10]
-
-
 def test_v3_global_pool_at_another_size_unsqueezed_without_aux():
   built = Built(inception.inception_v3, [1, 330, 400, 3], num_classes=10, global_pool=True,
                 spatial_squeeze=False, create_aux_logits=False)
@@ -344,11 +333,16 @@ def test_v3_without_classes_returns_pooled_features_and_reuses():
   assert not any('AuxLogits' in name for name in built.variables)
 
 
-def test_v3_depth_multiplier_and_errors():
-  built = Built(inception.inception_v3_base, [1, 299, 299, 3], depth_multiplier=0.5)
+def test_v3_small_input_and_depth_multiplier():
+  """At 150 x 150 the aux head's 5x5 conv shrinks to 1x1, and its scope name says so."""
+  built = Built(inception.inception_v3, [1, 150, 150, 3], num_classes=10, depth_multiplier=0.5)
   for name, shape in V3_BASE_SHAPES.items():
     if name.startswith(('Mixed', 'Conv')):
       assert built.shapes()[name][3] == shape[3] // 2, name
+  assert built.end_points['Mixed_7c'].shape.as_list() == [1, 3, 3, 1024]
+  assert built.variables['InceptionV3/AuxLogits/Conv2d_2a_1x1/weights'] == [1, 1, 64, 384]
+  assert built.net.shape.as_list() == [1, 10]
+  assert built.end_points['AuxLogits'].shape.as_list() == [1, 10]
   with tf.Graph().as_default():
     images = tf.placeholder(tf.float32, [1, 299, 299, 3])
     with pytest.raises(ValueError, match='depth_multiplier'):
@@ -460,6 +454,8 @@ def test_irv2_heads_and_end_points(irv2):
   assert irv2.shapes() == expected
   # The aux head's first layer is an average pool, although its name says conv.
   assert 'InceptionResnetV2/AuxLogits/Conv2d_1a_3x3/AvgPool' in irv2.op_names()
+  # Output stride 16: no dilated convolutions.
+  assert not any(op.type == 'SpaceToBatchND' for op in irv2.graph.get_operations())
 
 
 def test_irv2_checkpoint_manifest(irv2):
@@ -499,13 +495,23 @@ def test_irv2_arg_scope_regularises_biases_too():
   assert scope[slim.arg_scope_func_key(slim.conv2d)]['normalizer_params']['scale'] is False
 
 
-@pytest.mark.parametrize('column,kwargs', [(1, {'align_feature_maps': True}),
-                                           (2, {'output_stride': 8})],
-                         ids=['align_feature_maps', 'output_stride_8'])
-def test_irv2_base_variants_up_to_pre_aux_logits(column, kwargs):
+def test_irv2_aligned_feature_maps():
+  # Alignment only changes the paddings before Mixed_6a (the residual blocks are all SAME).
+  built = Built(inception.inception_resnet_v2_base, [B, 299, 299, 3], final_endpoint='Mixed_6a',
+                align_feature_maps=True)
+  expected = _irv2_table(1)
+  del expected['PreAuxLogits']
+  assert built.shapes() == expected
+
+
+def test_irv2_output_stride_8():
   built = Built(inception.inception_resnet_v2_base, [B, 299, 299, 3],
-                final_endpoint='PreAuxLogits', **kwargs)
-  assert built.shapes() == _irv2_table(column)
+                final_endpoint='PreAuxLogits', output_stride=8)
+  assert built.shapes() == _irv2_table(2)
+  # The 17x17 blocks keep their receptive field with dilated (space-to-batch) convolutions.
+  dilated = {op.name.split('Repeat_1/')[-1].split('/')[0] for op in built.graph.get_operations()
+             if op.type == 'SpaceToBatchND' and '/Repeat_1/' in op.name}
+  assert dilated == {'block17_%d' % i for i in range(1, 21)}
 
 
 def test_irv2_argument_errors():
