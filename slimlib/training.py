@@ -376,9 +376,11 @@ def train(opts):
     if opts.max_number_of_steps:
       hooks.append(tf.train.StopAtStepHook(last_step=opts.max_number_of_steps))
     if opts.sync_replicas:
-      # No initial tokens: the first update, like every other, waits for replicas_to_aggregate
-      # gradients (with the default tokens the first worker up trained alone meanwhile).
-      hooks.append(optimizer.make_session_run_hook(is_chief, num_tokens=0))
+      # Only the initial tokens the first update needs: like every other, it waits for
+      # replicas_to_aggregate gradients (with the default tokens the first worker up trained
+      # alone meanwhile).
+      hooks.append(optimizer.make_session_run_hook(
+          is_chief, num_tokens=max(0, opts.replicas_to_aggregate - opts.worker_replicas)))
       if is_chief and opts.worker_replicas > 1:
         hooks.append(cluster.ReleaseWorkersHook(optimizer, opts.worker_replicas))
     saver = tf.train.Saver(max_to_keep=5, keep_checkpoint_every_n_hours=10000, sharded=False)

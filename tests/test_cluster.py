@@ -333,3 +333,24 @@ def test_two_cpu_clones_follow_one_clone_on_the_double_batch(digits_dir, tmp_pat
   assert np.mean(two) == pytest.approx(np.mean(one), rel=0.1)
   assert np.mean(two[-4:]) == pytest.approx(np.mean(one[-4:]), rel=0.15)
   assert np.mean(two[-3:]) < np.mean(two[:3])
+
+
+def test_one_worker_aggregating_several_of_its_own_gradients(digits_dir, tmp_path):
+  """--sync_replicas with more gradients per update than workers (the original allowed it): the
+  worker contributes twice per update."""
+  from test_training import train_options
+  opts = train_options(train_dir=str(tmp_path), dataset_name='custom', dataset_dir=digits_dir,
+                       model_name='lenet', train_image_size=8, batch_size=16, optimizer='sgd',
+                       learning_rate_decay_type='fixed', max_number_of_steps=3,
+                       num_preprocessing_threads=1, log_every_n_steps=1, sync_replicas=True,
+                       replicas_to_aggregate=2)
+  handler = _Losses()
+  logger = logging.getLogger('tensorflow')
+  logger.addHandler(handler)
+  try:
+    from slimlib import training
+    checkpoint = training.train(opts)
+  finally:
+    logger.removeHandler(handler)
+  assert int(tf.train.NewCheckpointReader(checkpoint).get_tensor('global_step')) == 3
+  assert 6 <= len(handler.steps) <= 7, handler.steps
