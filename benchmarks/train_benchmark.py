@@ -1,0 +1,334 @@
+r"""Training speed, start-up, memory, bfloat16 and model FLOPs utilisation, side by side.
+
+For each model (batch 32, default image size, the factory's preprocessing, RMSProp, the training
+script's defaults) it times, in alternating rounds on the same synthetic photo-like JPEG TFRecords:
+
+  original  the compatibility path: --input_pipeline=queue (DatasetDataProvider + tf.train.batch +
+            prefetch queue, Python queue-runner threads) and `slim.learning.train`;
+  tf_data   train_image_classifier's path: training.train() with the tf.data pipeline;
+  random    the same training.train() fed from in-graph random tensors (no input cost at all):
+            tf_data / random is how much of the input cost is hidden;
+  bf16      tf_data with --mixed_precision=bfloat16 (oneDNN on, auto mixed precision rewrite).
+
+Each configuration runs as its own process (as a user's command would): images/sec is batch / the
+median step time after --warmup steps; start-up is the wall time from starting the process to the
+end of its first training step; memory is the process's peak RSS. The same run measures this
+machine's float32 and bfloat16 matrix-multiply rates (1536x1536 products, best of six) and
+prints achieved/peak FLOPs, counting a training step as 3x the forward pass's multiply-adds x 2
+FLOPs (model_stats.multiply_adds, from the graph at batch 1) x batch.
+
+  python benchmarks/train_benchmark.py --output=benchmarks/results/speed.md
+  python benchmarks/train_benchmark.py --models=inception_v1 --configs=tf_data,bf16 --steps=10
+
+A benchmark, not a test (nothing asserted, not collected by pytest). The machine is shared: rounds
+alternate between configurations and medians are reported.
+"""
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+import bench_data  # noqa: E402
+
+flags.DEFINE_string('models', 'mobilenet_v1,inception_v1,resnet_v1_50', 'Models to time.')
+flags.DEFINE_string('configs', 'original,tf_data,random,bf16', 'Configurations to time.')
+flags.DEFINE_string('bf16_models', 'inception_v1,resnet_v1_50',
+                    'Models also timed with bfloat16 (the bf16 config is skipped for the others).')
+flags.DEFINE_integer('steps', 12, 'Measured steps per run (after --warmup).')
+flags.DEFINE_integer('warmup', 3, 'Steps not measured at the start of each run.')
+flags.DEFINE_integer('rounds', 2, 'Alternating rounds.')
+flags.DEFINE_integer('batch', 32, 'Batch size.')
+flags.DEFINE_string('startup_model', 'inception_v3', 'Model of the start-up figure ("" = skip).')
+flags.DEFINE_integer('startup_rounds', 2, 'Rounds of the start-up figure.')
+flags.DEFINE_string('work_dir', os.path.join(tempfile.gettempdir(), 'slim_speed_bench'),
+                    'Where the synthetic data and training folders go.')
+flags.DEFINE_string('output', '', 'Append the Markdown results to this file.')
+flags.DEFINE_string('worker', '', 'Internal: run one configuration in this process.')
+flags.DEFINE_string('model', '', 'Internal: the worker\'s model.')
+flags.DEFINE_string('data_dir', '', 'Internal: the worker\'s data.')
+flags.DEFINE_string('run_dir', '', 'Internal: the worker\'s training folder.')
+FLAGS = flags.FLAGS
+
+_STEP_LINE = re.compile(r'global step (\d+): loss = \S+ \(([0-9.]+) sec/step')
+
+
+# ---------------------------------------------------------------------------------------- workers
+
+def _train_options(**overrides):
+  import train_image_classifier  # noqa: F401  (defines the training flags)
+  import types
+  values = {name: FLAGS[name].default for name in FLAGS}
+  values.update(overrides)
+  return types.SimpleNamespace(**values)
+
+
+def _worker_fast(random_inputs, mixed_precision):
+  import logging
+  from slimlib import cli
+  cli.quiet_logs()
+  import tensorflow.compat.v1 as tf
+  logger = logging.getLogger('tensorflow')
+  if not logger.handlers:  # under this app.run nothing else prints the per-step lines
+    logger.addHandler(logging.StreamHandler(sys.stderr))
+  from slimlib import inputs, training
+  if random_inputs:
+    def random_batches(dataset, preprocess, image_size, batch_size, is_training, **kwargs):
+      del preprocess, is_training
+      classes = dataset.num_classes - kwargs.get('labels_offset', 0)
+
+      def next_batch():
+        images = tf.random.uniform([batch_size, image_size, image_size, 3], -1.0, 1.0)
+        labels = tf.random.uniform([batch_size], 0, classes, dtype=tf.int64)
+        return images, labels
+      return next_batch
+    inputs.batches = random_batches
+  opts = _train_options(
+      model_name=FLAGS.model, dataset_name='custom', dataset_split_name='train',
+      dataset_dir=FLAGS.data_dir, train_dir=FLAGS.run_dir, batch_size=FLAGS.batch,
+      max_number_of_steps=FLAGS.warmup + FLAGS.steps, log_every_n_steps=1,
+      save_interval_secs=100000, save_summaries_secs=100000, mixed_precision=mixed_precision)
+  training.train(opts)
+
+
+def _worker_original():
+  """queue input + slim.learning.train, as the original train_image_classifier.py ran."""
+  from slimlib import cli
+  cli.quiet_logs()
+  import tensorflow.compat.v1 as tf
+  import tf_slim as slim
+  from datasets import dataset_factory
+  from slimlib import training
+  opts = _train_options(model_name=FLAGS.model, batch_size=FLAGS.batch,
+                        input_pipeline='queue')
+  tf.logging.set_verbosity(tf.logging.INFO)
+  with tf.Graph().as_default():
+    global_step = tf.train.get_or_create_global_step()
+    dataset = dataset_factory.get_dataset('custom', 'train', FLAGS.data_dir)
+    _, network_fn, next_batch = training.build_model_inputs(opts, dataset, is_training=True)
+    images, labels = next_batch()
+    logits, end_points = network_fn(images)
+    onehot = tf.one_hot(labels, dataset.num_classes)
+    if 'AuxLogits' in end_points:
+      tf.losses.softmax_cross_entropy(onehot, end_points['AuxLogits'], weights=0.4,
+                                      scope='aux_loss')
+    tf.losses.softmax_cross_entropy(onehot, logits, weights=1.0)
+    total_loss = tf.losses.get_total_loss()
+    rate = training.configure_learning_rate(dataset.num_samples, global_step, opts)
+    optimizer = training.configure_optimizer(rate, opts)
+    train_op = slim.learning.create_train_op(total_loss, optimizer)
+    last = [None]
+
+    def timed_step(session, train_op, global_step, kwargs):
+      start = time.time()
+      result = slim.learning.train_step(session, train_op, global_step, kwargs)
+      step = session.run(global_step)
+      print('INFO:tensorflow:global step %d: loss = %.4f (%.3f sec/step)'
+            % (step, result[0], time.time() - start), file=sys.stderr, flush=True)
+      last[0] = time.time()
+      return result
+
+    slim.learning.train(train_op, FLAGS.run_dir, number_of_steps=FLAGS.warmup + FLAGS.steps,
+                        train_step_fn=timed_step, save_summaries_secs=100000,
+                        save_interval_secs=100000, log_every_n_steps=100000)
+
+
+def _worker_matmul(dtype_name):
+  from slimlib import cli
+  cli.quiet_logs()
+  import tensorflow.compat.v1 as tf
+  n = 1536
+  with tf.Graph().as_default():
+    dtype = tf.as_dtype(dtype_name)
+    a = tf.Variable(tf.random.normal([n, n], dtype=tf.float32))
+    b = tf.Variable(tf.random.normal([n, n], dtype=tf.float32))
+    # Two independent products per run so that both cores have work.
+    products = [tf.reduce_sum(tf.matmul(tf.cast(a, dtype) + i, tf.cast(b, dtype)))
+                for i in range(2)]
+    with tf.Session() as session:
+      session.run(tf.global_variables_initializer())
+      session.run(products)
+      best = None
+      for _ in range(6):
+        start = time.time()
+        session.run(products)
+        elapsed = time.time() - start
+        best = elapsed if best is None else min(best, elapsed)
+  print(json.dumps({'gflops': 2 * 2 * n ** 3 / best / 1e9}), flush=True)
+
+
+# ----------------------------------------------------------------------------------------- parent
+
+def _run_worker(worker, model, dataset_dir, train_dir, steps=None, warmup=None, env_extra=None):
+  """Runs one worker process; returns dict(step_times, startup, rss_mb, returncode, tail)."""
+  command = [sys.executable, os.path.abspath(__file__), '--worker=%s' % worker,
+             '--model=%s' % model, '--data_dir=%s' % dataset_dir, '--run_dir=%s' % train_dir,
+             '--steps=%d' % (FLAGS.steps if steps is None else steps),
+             '--warmup=%d' % (FLAGS.warmup if warmup is None else warmup),
+             '--batch=%d' % FLAGS.batch]
+  env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2')
+  env.pop('TF_ENABLE_ONEDNN_OPTS', None)
+  env.update(env_extra or {})
+  start = time.time()
+  process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=env, cwd=ROOT)
+  step_times, first_step_at, tail = [], None, []
+  for line in process.stdout:
+    tail = (tail + [line])[-30:]
+    match = _STEP_LINE.search(line)
+    if match and int(match.group(1)) > len(step_times):  # each step once
+      if first_step_at is None:
+        first_step_at = time.time()
+      step_times.append(float(match.group(2)))
+  _, status, usage = os.wait4(process.pid, 0)
+  process.returncode = os.waitstatus_to_exitcode(status)
+  return {'step_times': step_times, 'startup': first_step_at and first_step_at - start,
+          'rss_mb': usage.ru_maxrss / 1024.0, 'returncode': process.returncode,
+          'tail': ''.join(tail)}
+
+
+_CONFIGS = {
+    'original': ('original', {}),
+    'tf_data': ('fast', {}),
+    'random': ('random', {}),
+    'bf16': ('bf16', {'TF_ENABLE_ONEDNN_OPTS': '1'}),
+}
+
+
+def _matmul_rate(dtype_name, onednn):
+  env = {'TF_ENABLE_ONEDNN_OPTS': '1'} if onednn else {}
+  command = [sys.executable, os.path.abspath(__file__), '--worker=matmul_%s' % dtype_name]
+  result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2',
+                                   **env))
+  for line in result.stdout.splitlines():
+    if line.startswith('{'):
+      return json.loads(line)['gflops']
+  print(result.stderr[-2000:], file=sys.stderr)
+  return float('nan')
+
+
+def _training_flops_per_image(model):
+  from slimlib import compat  # noqa: F401
+  import tensorflow.compat.v1 as tf
+  from nets import nets_factory
+  from slimlib import model_stats
+  with tf.Graph().as_default():
+    network_fn = nets_factory.get_network_fn(model, 5, is_training=True)
+    size = network_fn.default_image_size
+    network_fn(tf.zeros([1, size, size, 3]))
+    return 3 * 2 * model_stats.multiply_adds()
+
+
+def _median(values):
+  values = [v for v in values if v is not None]
+  return statistics.median(values) if values else float('nan')
+
+
+def benchmark():
+  work = FLAGS.work_dir
+  os.makedirs(work, exist_ok=True)
+  dataset_dir = bench_data.make_tfrecords(work)
+  models = [m for m in FLAGS.models.split(',') if m]
+  configs = [c for c in FLAGS.configs.split(',') if c]
+  peak32 = _matmul_rate('float32', onednn=False)
+  peak16 = _matmul_rate('bfloat16', onednn=True) if 'bf16' in configs else float('nan')
+  print('matmul peak: float32 %.1f GFLOP/s, bfloat16 (oneDNN) %.1f GFLOP/s' % (peak32, peak16),
+        flush=True)
+  results = {}
+  for model in models:
+    flops = _training_flops_per_image(model)
+    model_configs = [c for c in configs if c != 'bf16' or model in FLAGS.bf16_models.split(',')]
+    runs = {c: [] for c in model_configs}
+    for round_index in range(FLAGS.rounds):
+      for config in model_configs:
+        worker, env = _CONFIGS[config]
+        train_dir = tempfile.mkdtemp(dir=work, prefix='%s_%s_' % (model, config))
+        run = _run_worker(worker, model, dataset_dir, train_dir, env_extra=env)
+        measured = run['step_times'][FLAGS.warmup:]
+        images = FLAGS.batch / _median(measured) if measured else float('nan')
+        run['images_per_sec'] = images
+        runs[config].append(run)
+        print('%s %s round %d: %.2f images/sec, start-up %.1f s, peak RSS %.0f MB%s' % (
+            model, config, round_index, images, run['startup'] or float('nan'), run['rss_mb'],
+            '' if run['returncode'] == 0 else ' FAILED\n' + run['tail']), flush=True)
+    results[model] = {'flops_per_image': flops, 'runs': runs}
+  startup = {}
+  if FLAGS.startup_model:
+    for _ in range(FLAGS.startup_rounds):
+      for config in ('original', 'tf_data'):
+        worker, env = _CONFIGS[config]
+        train_dir = tempfile.mkdtemp(dir=work, prefix='startup_%s_' % config)
+        run = _run_worker(worker, FLAGS.startup_model, dataset_dir, train_dir, steps=1, warmup=0,
+                          env_extra=env)
+        startup.setdefault(config, []).append(run['startup'])
+        print('start-up %s %s: %.1f s' % (FLAGS.startup_model, config, run['startup'] or -1),
+              flush=True)
+  return results, startup, peak32, peak16
+
+
+def report(results, startup, peak32, peak16):
+  lines = ['| model | config | images/sec (median) | vs original | tf_data / random | MFU '
+           '(achieved / peak of its dtype) | peak RSS MB | start-up s |',
+           '|---|---|---|---|---|---|---|---|']
+  for model, result in results.items():
+    speed = {c: _median([r['images_per_sec'] for r in runs])
+             for c, runs in result['runs'].items()}
+    for config, runs in result['runs'].items():
+      peak = peak16 if config == 'bf16' else peak32
+      achieved = speed[config] * result['flops_per_image'] / 1e9
+      ratio = speed[config] / speed['original'] if 'original' in speed else float('nan')
+      hidden = (speed['tf_data'] / speed['random'] if config == 'tf_data' and 'random' in speed
+                else None)
+      lines.append('| %s | %s | %.2f | %.2fx | %s | %.0f%% (%.0f / %.0f GFLOP/s) | %.0f | %.1f |' % (
+          model, config, speed[config], ratio, '%.2f' % hidden if hidden else '',
+          100 * achieved / peak, achieved, peak, _median([r['rss_mb'] for r in runs]),
+          _median([r['startup'] for r in runs])))
+  notes = ['matrix-multiply rate measured in the same run: float32 %.1f GFLOP/s, bfloat16 '
+           '(oneDNN) %.1f GFLOP/s' % (peak32, peak16),
+           '%d measured steps after %d warm-up steps per run, %d alternating rounds, batch %d; '
+           'images/sec = batch / median step time' % (FLAGS.steps, FLAGS.warmup, FLAGS.rounds,
+                                                      FLAGS.batch)]
+  if startup:
+    original, fast = _median(startup.get('original', [])), _median(startup.get('tf_data', []))
+    notes.append('start-up (command to end of first training step), %s: original %.1f s, '
+                 'tf_data %.1f s, ratio %.2f (medians of %d rounds)' % (
+                     FLAGS.startup_model, original, fast, fast / original, FLAGS.startup_rounds))
+  return lines, notes
+
+
+def main(argv):
+  del argv
+  if FLAGS.worker:
+    if FLAGS.worker == 'original':
+      _worker_original()
+    elif FLAGS.worker in ('fast', 'random', 'bf16'):
+      _worker_fast(random_inputs=FLAGS.worker == 'random',
+                   mixed_precision='bfloat16' if FLAGS.worker == 'bf16' else 'none')
+    elif FLAGS.worker.startswith('matmul_'):
+      _worker_matmul(FLAGS.worker[len('matmul_'):])
+    return
+  results, startup, peak32, peak16 = benchmark()
+  lines, notes = report(results, startup, peak32, peak16)
+  print('\n'.join(lines))
+  for note in notes:
+    print('* ' + note)
+  print('Machine: ' + bench_data.machine_description())
+  if FLAGS.output:
+    bench_data.append_result(FLAGS.output, 'Training', 'python benchmarks/train_benchmark.py '
+                             + ' '.join(sys.argv[1:]), lines, notes)
+
+
+if __name__ == '__main__':
+  app.run(main)
