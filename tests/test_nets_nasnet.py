@@ -248,16 +248,18 @@ def test_pnasnet_bounded_activation_and_aux_toggle(graph):
   assert not [v for v in tf.global_variables() if v.op.name.startswith('aux_')]
 
 
-@pytest.mark.parametrize('builder, config_fn, num_classes, features', [
-    (nasnet.build_nasnet_mobile, nasnet.mobile_imagenet_config, None, 6 * 8 * 4),
-    (pnasnet.build_pnasnet_mobile, pnasnet.mobile_imagenet_config, 0, 5 * 8 * 4)])
-def test_no_classes_returns_the_pooled_features(graph, builder, config_fn, num_classes, features):
-  net, end_points = _build_small(builder, _small(config_fn), num_classes=num_classes)
+def _check_pooled_features(net, end_points, shape):
   assert net.op.name == 'final_layer/Mean'
-  assert net.shape.as_list() == [1, features]
+  assert net.shape.as_list() == shape
   assert net is end_points['global_pool']
   assert not {'AuxLogits', 'Logits', 'Predictions'} & set(end_points)
   assert not [v for v in tf.global_variables() if '/FC/' in v.op.name]
+
+
+def test_pnasnet_without_classes_returns_the_pooled_features(graph):
+  config = _small(pnasnet.mobile_imagenet_config)
+  net, end_points = _build_small(pnasnet.build_pnasnet_mobile, config, num_classes=0)
+  _check_pooled_features(net, end_points, [1, 5 * 8 * 4])
 
 
 def test_final_endpoint_stops_the_build(graph):
@@ -282,7 +284,7 @@ def test_nchw_config_transposes_the_input(graph, builder, config_fn, size, stem)
   assert end_points['Stem'].shape.as_list() == stem
 
 
-def test_nchw_whole_network_static_shapes(graph):
+def test_nchw_whole_network_without_classes(graph):
   config = _small(nasnet.cifar_config, data_format='NCHW')
   images = tf.placeholder(tf.float32, [2, 32, 32, 3])
   with slim.arg_scope(nasnet.nasnet_cifar_arg_scope()):
@@ -290,7 +292,7 @@ def test_nchw_whole_network_static_shapes(graph):
   assert end_points['Stem'].shape.as_list() == [2, 24, 32, 32]
   assert end_points['Reduction_Cell_0'].shape.as_list() == [2, 4 * 16, 16, 16]
   assert end_points['Cell_1'].shape.as_list() == [2, 6 * 32, 8, 8]
-  assert net.shape.as_list() == [2, 6 * 32]
+  _check_pooled_features(net, end_points, [2, 6 * 32])
 
 
 def test_forward_run_and_drop_path_ramp():
@@ -429,7 +431,8 @@ def test_hparams_interface():
   config.set_hparam('drop_path_keep_prob', 1)  # an int may become a float
   assert config.drop_path_keep_prob == 1.0 and isinstance(config.drop_path_keep_prob, float)
   assert config.override_from_dict({'data_format': 'NCHW'}) is config
-  assert config.parse('num_conv_filters=20, use_bounded_activation=true,stem_multiplier=2') is config
+  assert config.parse('num_conv_filters=20, use_bounded_activation=true,stem_multiplier=2') is (
+      config)
   assert (config.num_cells, config.num_conv_filters, config.data_format,
           config.use_bounded_activation, config.stem_multiplier) == (6, 20, 'NCHW', True, 2.0)
   copied = copy.deepcopy(config)

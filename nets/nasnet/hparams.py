@@ -1,7 +1,8 @@
 """A small stand-in for `tf.contrib.training.HParams`, which TensorFlow 2 no longer has.
 
 The NASNet and PNASNet configs are HParams objects in the original library, and user code edits them
-with `set_hparam`, `override_from_dict` or `parse('name=value,...')` before passing them to a builder.
+with `set_hparam`, `override_from_dict` or `parse('name=value,...')` before passing them to a
+builder.
 This class keeps that interface and its type rules: a value keeps the type the hyperparameter was
 created with (an int may become a float, never the reverse; bools, numbers and strings do not mix).
 """

@@ -2,7 +2,8 @@
 
 NASNet-A: B. Zoph, V. Vasudevan, J. Shlens, Q. V. Le, "Learning Transferable Architectures for
 Scalable Image Recognition", https://arxiv.org/abs/1707.07012.
-PNASNet-5: C. Liu et al., "Progressive Neural Architecture Search", https://arxiv.org/abs/1712.00559.
+PNASNet-5: C. Liu et al., "Progressive Neural Architecture Search",
+https://arxiv.org/abs/1712.00559.
 
 A cell turns its input and the previous cell's output ("hidden states" 0 and 1) into five new
 states; each new state is the sum of two operations applied to earlier states. The cell's output is

@@ -19,6 +19,17 @@ from nets.nasnet.hparams import HParams
 # The PNASNet-5 cell lives with the other cells; exported here too.
 PNasNetNormalCell = nasnet_utils.PNasNetNormalCell
 
+# Stem, heads and config handling are NASNet's (module-private there).
+# pylint: disable=protected-access
+_EndPoints = nasnet._EndPoints
+_activation_fn = nasnet._activation_fn
+_build_aux_head = nasnet._build_aux_head
+_build_head = nasnet._build_head
+_drop_path_step = nasnet._drop_path_step
+_imagenet_stem = nasnet._imagenet_stem
+_update_hparams = nasnet._update_hparams
+# pylint: enable=protected-access
+
 
 def large_imagenet_config():
   return HParams(
@@ -68,17 +79,16 @@ def pnasnet_mobile_arg_scope(weight_decay=4e-5, batch_norm_decay=0.9997,
 def _build_pnasnet_base(images, normal_cell, num_classes, hparams, is_training,
                         final_endpoint=None, current_step=None):
   """Stem, the cells (stride 2 at the reduction indices), aux head, head."""
-  end_points = nasnet._EndPoints(final_endpoint)  # pylint: disable=protected-access
+  end_points = _EndPoints(final_endpoint)
   reduction_indices = nasnet_utils.calc_reduction_layers(
       hparams.num_cells, hparams.num_reduction_layers)
 
-  net, cell_outputs = nasnet._imagenet_stem(  # pylint: disable=protected-access
-      images, hparams, normal_cell, current_step)
+  net, cell_outputs = _imagenet_stem(images, hparams, normal_cell, current_step)
   if end_points.add('Stem', net):
     return net, end_points.points
 
   aux_head_cells = [reduction_indices[1] - 1] if len(reduction_indices) >= 2 else []
-  activation_fn = nasnet._activation_fn(hparams)  # pylint: disable=protected-access
+  activation_fn = _activation_fn(hparams)
   filter_scaling = 1.0
   # Cell position for drop-path, counting the two stem cells.
   true_cell_num = 2
@@ -98,16 +108,16 @@ def _build_pnasnet_base(images, normal_cell, num_classes, hparams, is_training,
     true_cell_num += 1
     cell_outputs.append(net)
     if (hparams.use_aux_head and cell_num in aux_head_cells and num_classes and is_training):
-      nasnet._build_aux_head(activation_fn(net), end_points.points, num_classes, hparams,  # pylint: disable=protected-access
-                             scope='aux_{}'.format(cell_num))
+      _build_aux_head(activation_fn(net), end_points.points, num_classes, hparams,
+                      scope='aux_{}'.format(cell_num))
 
-  return nasnet._build_head(net, end_points, num_classes, hparams), end_points.points  # pylint: disable=protected-access
+  return _build_head(net, end_points, num_classes, hparams), end_points.points
 
 
 def _build(images, num_classes, is_training, final_endpoint, config, default_config):
   hparams = default_config() if config is None else copy.deepcopy(config)
-  nasnet._update_hparams(hparams, is_training)  # pylint: disable=protected-access
-  current_step = nasnet._drop_path_step(hparams, None)  # pylint: disable=protected-access
+  _update_hparams(hparams, is_training)
+  current_step = _drop_path_step(hparams, None)
   if hparams.data_format == 'NCHW':
     images = tf.transpose(images, [0, 3, 1, 2])
   # Every PNASNet cell is a normal cell: the total is the cells plus the two stem cells.
