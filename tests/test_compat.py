@@ -84,3 +84,10 @@ def test_without_compat_tf_slim_batch_norm_breaks():
                           cwd=os.path.dirname(ROOT), timeout=300)
   assert result.returncode != 0
   assert 'legacy_tf_layers' in result.stderr or 'tf_keras' in result.stderr
+
+
+def test_tensors_and_variables_hash_by_identity_as_in_tf1(graph):
+  a = tf.get_variable('a', [2])
+  b = tf.constant([1.0, 2.0])
+  assert len({a, b, a}) == 2
+  assert (b == b) is True  # TF1 identity comparison, not an element-wise tensor
