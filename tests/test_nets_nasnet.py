@@ -23,19 +23,6 @@ from nets.nasnet import nasnet_utils
 from nets.nasnet import pnasnet
 
 
-@pytest.fixture(scope='module', autouse=True)
-def _tf1_variable_equality():
-  # Variables compare by identity in TF1; with TF2's equality every variable hash walks the
-  # context stack, and legacy layers hash all graph variables per new variable, which doubles the
-  # build time of these 1000+-variable graphs. Restored afterwards for the other test modules.
-  from tensorflow.python.framework import tensor as tensor_lib
-  previous = tensor_lib.Tensor._USE_EQUALITY  # pylint: disable=protected-access
-  tf.disable_tensor_equality()
-  yield
-  if previous:
-    tf.enable_tensor_equality()
-
-
 # name -> (image size, classes, Stem [h, c], per-stage [h, c] of the cells, cells per stage,
 #          reduction cells [h, c] (NASNet only), aux head cell)
 ZOO = {
