@@ -354,3 +354,19 @@ def test_one_worker_aggregating_several_of_its_own_gradients(digits_dir, tmp_pat
     logger.removeHandler(handler)
   assert int(tf.train.NewCheckpointReader(checkpoint).get_tensor('global_step')) == 3
   assert 6 <= len(handler.steps) <= 7, handler.steps
+
+
+def test_close_watchdog_exits_only_when_the_close_hangs():
+  code = '\n'.join([
+      'import time',
+      'from slimlib import cluster',
+      'hook = cluster.CloseWatchdogHook(timeout_secs=1)',
+      'hook.begin(); hook.end(None); cluster.session_closed()',  # closed in time: disarmed
+      'time.sleep(2); print("alive", flush=True)',
+      'hook.begin(); hook.end(None)',  # never closed: the watchdog ends the process
+      'time.sleep(30); print("late", flush=True)'])
+  result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.split() == ['alive'], result.stdout
+  assert 'did not close within 1 s' in result.stderr
