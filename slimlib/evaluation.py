@@ -109,6 +109,8 @@ def evaluate(opts):
     raise UserError('--quantize used tf.contrib.quantize, which TensorFlow 2 no longer has; '
                     'evaluate a quantised TFLite export instead (export_model.py --format=tflite)')
   tf.logging.set_verbosity(tf.logging.INFO)
+  # The data set is checked first: a missing split is named even before any checkpoint exists.
+  dataset_factory.get_dataset(opts.dataset_name, opts.dataset_split_name, opts.dataset_dir)
   tf.io.gfile.makedirs(opts.eval_dir)
   continuous = opts.eval_interval_secs > 0 and tf.io.gfile.isdir(opts.checkpoint_path)
   if not continuous:
