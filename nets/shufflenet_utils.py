@@ -4,6 +4,7 @@ Channel shuffle is the operation of Zhang et al., "ShuffleNet: An Extremely Effi
 Neural Network for Mobile Devices" (CVPR 2018, https://arxiv.org/abs/1707.01083), section 3.1.
 """
 import contextlib
+import functools
 
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
@@ -151,3 +152,37 @@ def shufflenet_arg_scope(is_training=True,
       with slim.arg_scope([slim.separable_conv2d], weights_regularizer=depthwise_regularizer):
         with slim.arg_scope([slim.batch_norm], **bn_defaults) as sc:
           return sc
+
+
+def classification_head(net, end_points, num_classes, dropout_keep_prob, prediction_fn,
+                        spatial_squeeze, global_pool):
+  """Pooling, dropout and the 1x1 logits conv under `Logits`; returns (logits, end_points).
+
+  With no `num_classes` the pooled features are returned in place of the logits.
+  """
+  with tf.variable_scope('Logits'):
+    if global_pool:
+      net = tf.reduce_mean(net, [1, 2], keepdims=True, name='global_pool')
+      end_points['global_pool'] = net
+    else:
+      kernel_size = reduced_kernel_size_for_small_input(net, [7, 7])
+      net = slim.avg_pool2d(net, kernel_size, padding='VALID', scope='AvgPool')
+      end_points['AvgPool'] = net
+    if not num_classes:
+      return net, end_points
+    net = slim.dropout(net, keep_prob=dropout_keep_prob, scope='Dropout')
+    logits = slim.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
+                         biases_initializer=tf.zeros_initializer(), scope='Conv2d_1c_1x1')
+    if spatial_squeeze:
+      logits = tf.squeeze(logits, [1, 2], name='SpatialSqueeze')
+  end_points['Logits'] = logits
+  if prediction_fn:
+    end_points['Predictions'] = prediction_fn(logits, scope='Predictions')
+  return logits, end_points
+
+
+def wrapped_partial(func, *args, **kwargs):
+  """functools.partial that keeps the wrapped function's name, docstring and default_image_size."""
+  partial_func = functools.partial(func, *args, **kwargs)
+  functools.update_wrapper(partial_func, func)
+  return partial_func

@@ -21,7 +21,6 @@ relu. The first 1x1 convolution of Stage2 is not grouped: it has only 24 input c
 ShuffleNet was never part of the original slim; the scope names below are this library's own.
 No published checkpoint uses them.
 """
-import functools
 
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
@@ -203,35 +202,15 @@ def shufflenet_v1(inputs,
     with slim.arg_scope([slim.batch_norm, slim.dropout], is_training=is_training):
       net, end_points = shufflenet_v1_base(inputs, groups=groups,
                                            depth_multiplier=depth_multiplier, scope=scope)
-      with tf.variable_scope('Logits'):
-        if global_pool:
-          net = tf.reduce_mean(net, [1, 2], keepdims=True, name='global_pool')
-          end_points['global_pool'] = net
-        else:
-          kernel_size = shufflenet_utils.reduced_kernel_size_for_small_input(net, [7, 7])
-          net = slim.avg_pool2d(net, kernel_size, padding='VALID', scope='AvgPool')
-          end_points['AvgPool'] = net
-        if not num_classes:
-          return net, end_points
-        net = slim.dropout(net, keep_prob=dropout_keep_prob, scope='Dropout')
-        logits = slim.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
-                             biases_initializer=tf.zeros_initializer(), scope='Conv2d_1c_1x1')
-        if spatial_squeeze:
-          logits = tf.squeeze(logits, [1, 2], name='SpatialSqueeze')
-      end_points['Logits'] = logits
-      if prediction_fn:
-        end_points['Predictions'] = prediction_fn(logits, scope='Predictions')
-  return logits, end_points
+      return shufflenet_utils.classification_head(
+          net, end_points, num_classes, dropout_keep_prob, prediction_fn, spatial_squeeze,
+          global_pool)
 
 
 shufflenet_v1.default_image_size = 224
 
 
-def wrapped_partial(func, *args, **kwargs):
-  """functools.partial that keeps the wrapped function's name, docstring and default_image_size."""
-  partial_func = functools.partial(func, *args, **kwargs)
-  functools.update_wrapper(partial_func, func)
-  return partial_func
+wrapped_partial = shufflenet_utils.wrapped_partial
 
 
 shufflenet_v1_g1 = wrapped_partial(shufflenet_v1, groups=1)

@@ -23,7 +23,6 @@ branch gives half of the output channels.
 ShuffleNet was never part of the original slim; the scope names below are this library's own.
 No published checkpoint uses them.
 """
-import functools
 
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
@@ -193,35 +192,15 @@ def shufflenet_v2(inputs,
   with tf.variable_scope(scope, 'ShufflenetV2', [inputs], reuse=reuse) as scope:
     with slim.arg_scope([slim.batch_norm, slim.dropout], is_training=is_training):
       net, end_points = shufflenet_v2_base(inputs, depth_multiplier=depth_multiplier, scope=scope)
-      with tf.variable_scope('Logits'):
-        if global_pool:
-          net = tf.reduce_mean(net, [1, 2], keepdims=True, name='global_pool')
-          end_points['global_pool'] = net
-        else:
-          kernel_size = shufflenet_utils.reduced_kernel_size_for_small_input(net, [7, 7])
-          net = slim.avg_pool2d(net, kernel_size, padding='VALID', scope='AvgPool')
-          end_points['AvgPool'] = net
-        if not num_classes:
-          return net, end_points
-        net = slim.dropout(net, keep_prob=dropout_keep_prob, scope='Dropout')
-        logits = slim.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
-                             biases_initializer=tf.zeros_initializer(), scope='Conv2d_1c_1x1')
-        if spatial_squeeze:
-          logits = tf.squeeze(logits, [1, 2], name='SpatialSqueeze')
-      end_points['Logits'] = logits
-      if prediction_fn:
-        end_points['Predictions'] = prediction_fn(logits, scope='Predictions')
-  return logits, end_points
+      return shufflenet_utils.classification_head(
+          net, end_points, num_classes, dropout_keep_prob, prediction_fn, spatial_squeeze,
+          global_pool)
 
 
 shufflenet_v2.default_image_size = 224
 
 
-def wrapped_partial(func, *args, **kwargs):
-  """functools.partial that keeps the wrapped function's name, docstring and default_image_size."""
-  partial_func = functools.partial(func, *args, **kwargs)
-  functools.update_wrapper(partial_func, func)
-  return partial_func
+wrapped_partial = shufflenet_utils.wrapped_partial
 
 
 shufflenet_v2_050 = wrapped_partial(shufflenet_v2, depth_multiplier=0.5)
