@@ -3,11 +3,6 @@
 Create the files with:
     python download_and_convert_data.py --dataset_name=cifar10 --dataset_dir=DIR
 """
-import os
-
-import tensorflow.compat.v1 as tf
-import tf_slim as slim
-
 from datasets import dataset_utils
 
 _FILE_PATTERN = 'cifar10_%s.tfrecord'
@@ -40,28 +35,8 @@ def get_split(split_name, dataset_dir, file_pattern=None, reader=None, require_f
   Raises:
     DatasetError (a ValueError): unknown split, or no files.
   """
-  dataset_utils.check_split_name(split_name, SPLITS_TO_SIZES, 'cifar10')
-  dataset_dir = dataset_dir or ''
-  file_pattern = os.path.join(dataset_dir, (file_pattern or _FILE_PATTERN) % split_name)
-  if require_files:
-    dataset_utils.check_data_files(file_pattern, 'cifar10', dataset_dir)
-
-  keys_to_features = {
-      'image/encoded': tf.FixedLenFeature((), tf.string, default_value=''),
-      'image/format': tf.FixedLenFeature((), tf.string, default_value='png'),
-      'image/class/label': tf.FixedLenFeature(
-          [], tf.int64, default_value=tf.zeros([], dtype=tf.int64)),
-  }
-  items_to_handlers = {
-      'image': slim.tfexample_decoder.Image(shape=[32, 32, 3]),
-      'label': slim.tfexample_decoder.Tensor('image/class/label'),
-  }
-  decoder = slim.tfexample_decoder.TFExampleDecoder(keys_to_features, items_to_handlers)
-  return slim.dataset.Dataset(
-      data_sources=file_pattern,
-      reader=reader or tf.TFRecordReader,
-      decoder=decoder,
-      num_samples=SPLITS_TO_SIZES[split_name],
-      items_to_descriptions=_ITEMS_TO_DESCRIPTIONS,
-      num_classes=_NUM_CLASSES,
-      labels_to_names=dataset_utils.read_labels_if_present(dataset_dir) if dataset_dir else None)
+  file_pattern = dataset_utils.split_file_pattern(
+      split_name, dataset_dir, file_pattern, _FILE_PATTERN, SPLITS_TO_SIZES, 'cifar10', require_files)
+  return dataset_utils.image_classification_split(
+      file_pattern, reader, SPLITS_TO_SIZES[split_name], _NUM_CLASSES, _ITEMS_TO_DESCRIPTIONS,
+      dataset_utils.read_labels_if_present(dataset_dir) if dataset_dir else None, image_shape=[32, 32, 3])

@@ -183,20 +183,38 @@ def read_labels_if_present(dataset_dir):
   return read_label_file(dataset_dir) if dataset_dir and has_labels(dataset_dir) else None
 
 
+def split_file_pattern(split_name, dataset_dir, file_pattern, default_pattern, splits,
+                       dataset_name, require_files=True):
+  """The checked glob of one split: the split must be known and (with require_files) have files."""
+  check_split_name(split_name, splits, dataset_name)
+  pattern = os.path.join(dataset_dir or '', (file_pattern or default_pattern) % split_name)
+  if require_files:
+    check_data_files(pattern, dataset_name, dataset_dir or '')
+  return pattern
+
+
 def image_classification_split(file_pattern, reader, num_samples, num_classes,
-                               items_to_descriptions, labels_to_names, image_format_default='png'):
-  """A slim Dataset of TFRecords with the flowers/custom keys: items 'image' (uint8, 3 channels)
-  and 'label' (int64 scalar)."""
+                               items_to_descriptions, labels_to_names, image_format_default='png',
+                               image_shape=None, channels=3, label_length=None):
+  """A slim Dataset of TFRecords with slim's image keys: items 'image' (uint8, `channels`
+  channels, `image_shape` when the records' images all have it) and 'label' (int64 scalar).
+
+  `label_length=1` reads labels stored as one-element lists (MNIST) and returns them as scalars.
+  """
   import tf_slim as slim
+  label_shape = [label_length] if label_length else []
   keys_to_features = {
       'image/encoded': tf.FixedLenFeature((), tf.string, default_value=''),
       'image/format': tf.FixedLenFeature((), tf.string, default_value=image_format_default),
-      # A Python 0, not a tensor: the Dataset then belongs to no graph and can be built before one.
-      'image/class/label': tf.FixedLenFeature([], tf.int64, default_value=0),
+      # Python zeros, not tensors: the Dataset then belongs to no graph and can be built before one.
+      'image/class/label': tf.FixedLenFeature(label_shape, tf.int64,
+                                              default_value=[0] * label_length if label_length
+                                              else 0),
   }
   items_to_handlers = {
-      'image': slim.tfexample_decoder.Image(),
-      'label': slim.tfexample_decoder.Tensor('image/class/label'),
+      'image': slim.tfexample_decoder.Image(shape=image_shape, channels=channels),
+      'label': slim.tfexample_decoder.Tensor('image/class/label',
+                                             shape=[] if label_length else None),
   }
   decoder = slim.tfexample_decoder.TFExampleDecoder(keys_to_features, items_to_handlers)
   return slim.dataset.Dataset(

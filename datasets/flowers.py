@@ -3,7 +3,6 @@
 Create the files with:
     python download_and_convert_data.py --dataset_name=flowers --dataset_dir=DIR
 """
-import os
 
 from datasets import dataset_utils
 
@@ -38,11 +37,9 @@ def get_split(split_name, dataset_dir, file_pattern=None, reader=None, require_f
   Raises:
     DatasetError (a ValueError): unknown split, or no files.
   """
-  dataset_utils.check_split_name(split_name, SPLITS_TO_SIZES, 'flowers')
+  file_pattern = dataset_utils.split_file_pattern(
+      split_name, dataset_dir, file_pattern, _FILE_PATTERN, SPLITS_TO_SIZES, 'flowers', require_files)
   dataset_dir = dataset_dir or ''
-  file_pattern = os.path.join(dataset_dir, (file_pattern or _FILE_PATTERN) % split_name)
-  if require_files:
-    dataset_utils.check_data_files(file_pattern, 'flowers', dataset_dir)
   return dataset_utils.image_classification_split(
       file_pattern, reader, SPLITS_TO_SIZES[split_name], _NUM_CLASSES, _ITEMS_TO_DESCRIPTIONS,
       dataset_utils.read_labels_if_present(dataset_dir))
