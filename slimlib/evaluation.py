@@ -112,7 +112,9 @@ def evaluate(opts):
   # The data set is checked first: a missing split is named even before any checkpoint exists.
   dataset_factory.get_dataset(opts.dataset_name, opts.dataset_split_name, opts.dataset_dir)
   tf.io.gfile.makedirs(opts.eval_dir)
-  continuous = opts.eval_interval_secs > 0 and tf.io.gfile.isdir(opts.checkpoint_path)
+  # A folder is watched even before training has created it (bounded by --timeout).
+  continuous = (opts.eval_interval_secs > 0
+                and not tf.io.gfile.exists(opts.checkpoint_path + '.index'))
   if not continuous:
     return evaluate_checkpoint(opts, checkpoints.resolve(opts.checkpoint_path))
   report, count = None, 0

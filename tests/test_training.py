@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from conftest import ROOT, run_script
+from conftest import ROOT
 
 DIGITS = os.path.join(ROOT, 'sample_data', 'digits')
 
@@ -230,15 +230,20 @@ def test_labels_offset_is_suggested_for_1000_class_checkpoints(tmp_path):
 
 def test_continuous_eval_follows_training_and_stops_after_timeout(digits_dir, tmp_path):
   train_dir, eval_dir = tmp_path / 'train', tmp_path / 'eval'
+  # The evaluator starts first and waits for the training folder to appear.
+  evaluator = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'eval_image_classifier.py'),
+       '--checkpoint_path=%s' % train_dir, '--eval_dir=%s' % eval_dir, '--dataset_name=custom',
+       '--dataset_dir=%s' % digits_dir, '--dataset_split_name=validation', '--model_name=lenet',
+       '--eval_image_size=8', '--eval_interval_secs=1', '--timeout=20'],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=ROOT),
+      cwd=ROOT)
   trainer = _start_training(digits_dir, train_dir, 60, '--save_interval_steps=20')
-  result = run_script('eval_image_classifier.py', '--checkpoint_path=%s' % train_dir,
-                      '--eval_dir=%s' % eval_dir, '--dataset_name=custom',
-                      '--dataset_dir=%s' % digits_dir, '--dataset_split_name=validation',
-                      '--model_name=lenet', '--eval_image_size=8', '--eval_interval_secs=1',
-                      '--timeout=20')
-  trainer.communicate(timeout=120)
-  evaluated = [line for line in result.stdout.splitlines() if line.startswith('Evaluated ')]
-  assert evaluated, result.stdout[-2000:]
+  trainer.communicate(timeout=240)
+  stdout, stderr = evaluator.communicate(timeout=240)
+  assert evaluator.returncode == 0, stderr[-3000:]
+  evaluated = [line for line in stdout.splitlines() if line.startswith('Evaluated ')]
+  assert evaluated, stdout[-2000:]
   assert 'model.ckpt-60' in evaluated[-1]
   with open(eval_dir / 'per_class_accuracy.json') as f:
     assert json.load(f)['global_step'] == 60
