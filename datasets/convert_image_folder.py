@@ -32,15 +32,14 @@ This module also holds the machinery the flowers converter shares: `list_class_f
 """
 import io
 import math
-import multiprocessing
 import os
 import random
-import signal
 import sys
 import time
 
 from absl import logging
 
+from datasets import converter_lib
 from datasets import dataset_utils
 from slimlib import fileio
 from slimlib.errors import UserError
@@ -162,44 +161,6 @@ def _encode_file(task):
     return None, str(e)
 
 
-def default_num_workers():
-  return os.cpu_count() or 1
-
-
-def check_num_workers(num_workers):
-  num_workers = default_num_workers() if num_workers is None else int(num_workers)
-  if num_workers < 1:
-    raise UserError('--num_workers must be at least 1, got %d' % num_workers)
-  return num_workers
-
-
-def _ignore_interrupts():
-  # Ctrl-C reaches every process of the group: the parent alone handles it (it stops the pool and
-  # deletes the shard in progress), so workers do not each print a traceback.
-  signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _imap_in_order(function, tasks, num_workers):
-  """Yields `function(task)` in order, computed by up to `num_workers` forked processes.
-
-  Workers only read files and run Pillow; this process alone uses TensorFlow (Example protos and
-  TFRecord writers), which is what makes forking after TensorFlow was imported safe. A fork starts
-  in milliseconds, where a spawned worker would spend seconds importing TensorFlow again.
-  """
-  num_workers = min(check_num_workers(num_workers), len(tasks))
-  if num_workers <= 1 or 'fork' not in multiprocessing.get_all_start_methods():
-    for task in tasks:
-      yield function(task)
-    return
-  pool = multiprocessing.get_context('fork').Pool(num_workers, initializer=_ignore_interrupts)
-  try:
-    for result in pool.imap(function, tasks, chunksize=4):
-      yield result
-  finally:
-    pool.terminate()
-    pool.join()
-
-
 class _ConversionProgress(object):
   """`>> Converting <prefix> <split> image i/n, shard j/k` rewritten in place on stderr."""
 
@@ -248,8 +209,8 @@ def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None,
       path = dataset_utils.shard_filename(dataset_dir, prefix, split_name, shard_id, num_shards)
       shards.append((split_name, path, items[start:end], shard_id, num_shards))
   tasks = [(path, policy) for _, _, items, _, _ in shards for path, _ in items]
-  check_num_workers(num_workers)
-  results = _imap_in_order(_encode_file, tasks, num_workers)
+  converter_lib.check_num_workers(num_workers)
+  results = converter_lib.parallel_imap(_encode_file, tasks, num_workers, chunksize=4)
   meter = _ConversionProgress(prefix, progress)
   sizes = {split_name: 0 for split_name, _, _ in splits}
   done = dict.fromkeys(totals, 0)

@@ -1,8 +1,9 @@
-"""Pieces shared by the cifar10, mnist, visualwakewords and imagenet converters.
+"""Pieces shared by the converters (cifar10, mnist, visualwakewords, imagenet, image folders).
 
 * `fetch_checked`: `slimlib.fileio.fetch` plus an md5 check (the digest these sources publish); a
   downloaded file that fails the check is deleted, a user's local copy never is.
-* `parallel_imap`: runs a picklable function over tasks in forked worker processes, in order.
+* `parallel_imap`: runs a picklable function over tasks in forked worker processes, in order
+  (used by every converter, the image-folder one included).
   Workers only decode and encode images (Pillow, numpy, zlib); the parent process alone talks to
   TensorFlow (Example protos and TFRecord writers), so forking after TensorFlow was imported is
   safe, and workers start in milliseconds instead of re-importing TensorFlow as spawned ones would.
@@ -13,6 +14,7 @@ import hashlib
 import itertools
 import multiprocessing
 import os
+import signal
 import sys
 import time
 import urllib.parse
@@ -73,10 +75,22 @@ def check_num_workers(num_workers):
   return num_workers
 
 
-def parallel_imap(function, tasks, num_workers=None):
+def _ignore_interrupts():
+  # Ctrl-C reaches the whole process group: only the parent handles it (it stops the pool and
+  # deletes the shard in progress), so the workers do not each print a traceback.
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _apply_to_chunk(function_and_chunk):
+  function, chunk = function_and_chunk
+  return [function(task) for task in chunk]
+
+
+def parallel_imap(function, tasks, num_workers=None, chunksize=1):
   """Yields `function(task)` for each task in order, computed by up to `num_workers` processes.
 
-  At most two tasks per worker are in flight, so results (image bytes) never pile up in memory
+  Tasks travel to the workers `chunksize` at a time (one message per chunk instead of per task).
+  At most two chunks per worker are in flight, so results (image bytes) never pile up in memory
   when the consumer (the TFRecord writer) is slower than the workers. With one worker (or one task)
   everything runs in this process. The pool is torn down when the generator finishes, fails or is
   closed.
@@ -87,18 +101,20 @@ def parallel_imap(function, tasks, num_workers=None):
     for task in tasks:
       yield function(task)
     return
+  chunksize = max(1, int(chunksize))
+  chunks = ((function, tasks[i:i + chunksize]) for i in range(0, len(tasks), chunksize))
   methods = multiprocessing.get_all_start_methods()
   context = multiprocessing.get_context('fork' if 'fork' in methods else None)
-  pool = context.Pool(num_workers)
+  pool = context.Pool(num_workers, initializer=_ignore_interrupts)
   try:
-    remaining = iter(tasks)
-    pending = collections.deque(pool.apply_async(function, (task,))
-                                for task in itertools.islice(remaining, 2 * num_workers))
+    pending = collections.deque(pool.apply_async(_apply_to_chunk, (chunk,))
+                                for chunk in itertools.islice(chunks, 2 * num_workers))
     while pending:
-      result = pending.popleft().get()
-      for task in itertools.islice(remaining, 1):
-        pending.append(pool.apply_async(function, (task,)))
-      yield result
+      results = pending.popleft().get()
+      for chunk in itertools.islice(chunks, 1):
+        pending.append(pool.apply_async(_apply_to_chunk, (chunk,)))
+      for result in results:
+        yield result
   finally:
     pool.terminate()
     pool.join()
