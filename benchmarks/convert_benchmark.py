@@ -3,8 +3,9 @@ r"""Conversion speed: flowers-style JPEG folder to TFRecords, side by side.
   original  written here as the original flowers converter worked: one process, every JPEG decoded
             in a TensorFlow session (`tf.image.decode_jpeg`) to read its height and width, the
             original bytes written;
-  parallel  this project's `convert_image_folder.write_splits`: header sizes plus a 1/8-scale
-            integrity decode with Pillow in --num_workers processes, shards written atomically.
+  parallel  this project's `convert_image_folder.write_splits`: sizes from the header and a
+            structural check of each JPEG (complete segments, end-of-image marker after the scan)
+            in --num_workers processes, shards written atomically.
 
 Both convert the same file list into the same shards, alternately, --rounds times; the medians and
 their ratio are reported, and the two outputs are checked to hold the same examples (bytes, height,

@@ -118,7 +118,7 @@ def read_bounding_boxes(path):
 def process_image(data):
   """Returns `(jpeg bytes, height, width, fixed)` for an image file's content.
 
-  `fixed` is None when the bytes are kept (an RGB or grey JPEG, checked by decoding it), else what
+  `fixed` is None when the bytes are kept (an RGB or grey JPEG, whose structure is checked), else what
   was re-encoded ('cmyk' for a CMYK/YCCK JPEG, the format's name, e.g. 'png', for a non-JPEG file).
   Raises convert_image_folder.CorruptImage when the content does not decode.
   """
@@ -128,9 +128,7 @@ def process_image(data):
       kind, mode = img.format, img.mode
       width, height = img.size
       if kind == 'JPEG' and mode in ('RGB', 'L'):
-        # A reduced-scale decode still reads the whole entropy-coded stream.
-        img.draft(mode, (max(1, width // 8), max(1, height // 8)))
-        img.load()
+        convert_image_folder.check_jpeg_structure(data)  # a cut file fails, without a decode
         return data, height, width, None
       img.load()
       if img.mode in ('RGBA', 'LA', 'PA') or (img.mode == 'P' and 'transparency' in img.info):

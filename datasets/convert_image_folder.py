@@ -13,8 +13,10 @@ case). What a record stores, with `image/format` always telling the truth:
 * anything else (BMP, GIF's first frame, CMYK/YCCK JPEGs that not every decoder reads): decoded and
   re-encoded losslessly as PNG, format `png` (grey stays grey, everything else becomes RGB).
 
-Height and width always come from the image header. A file that cannot be decoded is skipped with a
-warning naming it, and counted in the summary.
+Height and width always come from the image header. A JPEG kept as it is gets a structural check
+(complete segments, and an end-of-image marker after its scan: a cut file is caught without decoding
+it); other files are decoded in full. A file that fails is skipped with a warning naming it, and
+counted in the summary.
 
 The split is made like the flowers split: the file list sorted (so it does not depend on the file
 system's listing order), shuffled with seed 0, the first `round(validation_fraction * N)` files (at
@@ -64,10 +66,54 @@ class CorruptImage(Exception):
   """The file is not a decodable image."""
 
 
+_JPEG_EOI = b'\xff\xd9'
+# Markers that stand alone (no length field): TEM, RST0-7, SOI.
+_JPEG_STANDALONE = frozenset([0x01, 0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8])
+
+
+def check_jpeg_structure(data):
+  """Raises CorruptImage unless `data` is a JPEG whose segments and first scan are complete.
+
+  Walks the marker segments from SOI to the first start-of-scan, then requires an end-of-image
+  marker after it. Inside entropy-coded data a 0xFF byte is always followed by 0x00 or a restart
+  marker, so an FFD9 there can only be the real end: a file cut anywhere (the usual damage of an
+  interrupted download or copy) has none and is caught, at the cost of a byte search instead of a
+  decode. Damage that keeps the structure (flipped bits inside the scan) is not detected here;
+  decoders, TensorFlow's included, decode such an image with artefacts rather than fail.
+  """
+  size = len(data)
+  if size < 4 or data[0] != 0xff or data[1] != 0xd8:
+    raise CorruptImage('not a JPEG (no start-of-image marker)')
+  position = 2
+  while True:
+    if position >= size or data[position] != 0xff:
+      raise CorruptImage('damaged JPEG header at byte %d' % position)
+    while position < size and data[position] == 0xff:  # fill bytes before a marker
+      position += 1
+    if position + 2 >= size:
+      raise CorruptImage('JPEG header ends before its image data (truncated file)')
+    marker = data[position]
+    position += 1
+    if marker in _JPEG_STANDALONE:
+      continue
+    if marker == 0xd9:
+      raise CorruptImage('JPEG ends before its image data')
+    length = (data[position] << 8) | data[position + 1]
+    if length < 2:
+      raise CorruptImage('damaged JPEG segment at byte %d' % position)
+    position += length
+    if marker == 0xda:  # start of scan: entropy-coded data follows
+      break
+  if data.find(_JPEG_EOI, min(position, size)) < 0:
+    raise CorruptImage('JPEG data ends before its end-of-image marker (truncated file)')
+
+
 def encode_image(data, policy=PORTABLE):
   """Returns `(encoded_bytes, format, height, width)` for the image file content `data`.
 
-  Raises CorruptImage when the bytes do not decode to the end (a truncated or damaged file).
+  A JPEG or PNG kept as it is is returned as the very `data` object. Sizes come from the header. A
+  kept JPEG is checked by `check_jpeg_structure` (no decode: conversion runs at file-copy speed);
+  everything else is decoded in full. Raises CorruptImage for a file that fails these checks.
   """
   from PIL import Image
   try:
@@ -75,13 +121,10 @@ def encode_image(data, policy=PORTABLE):
       kind = img.format
       width, height = img.size
       mode = img.mode
-      if kind == 'JPEG':
-        # The size came from the header; decoding at 1/8 scale still reads the whole entropy-coded
-        # stream, so truncation and corrupt data are caught without a full-size decode.
-        img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
-      img.load()
       if kind == 'JPEG' and (policy == KEEP_ORIGINAL or mode in ('RGB', 'L')):
+        check_jpeg_structure(data)
         return data, JPEG_FORMAT, height, width
+      img.load()
       if kind == 'PNG':
         return data, 'png', height, width
     # Anything else is decoded at full size and stored as a lossless PNG.
@@ -149,16 +192,22 @@ def shard_ranges(num_items, num_shards):
           for i in range(num_shards)]
 
 
-def _encode_file(task):
-  """Worker: reads and checks one image file. Returns `(encoded, format, height, width)`, or
-  `(None, reason)` for a file that cannot be read or decoded."""
+def _check_file(task):
+  """Worker: reads and checks one image file.
+
+  Returns `(format, height, width, size)` when the file's own `size` bytes are to be stored (the
+  parent reads them again from the page cache, cheaper than sending them through a pipe),
+  `(format, height, width, encoded)` for a re-encoded image, or `(None, reason)` for a file that
+  cannot be read or decoded.
+  """
   path, policy = task
   try:
     with open(path, 'rb') as f:
       data = f.read()
-    return encode_image(data, policy)
+    encoded, image_format, height, width = encode_image(data, policy)
   except (CorruptImage, OSError) as e:
     return None, str(e)
+  return image_format, height, width, (len(data) if encoded is data else encoded)
 
 
 class _ConversionProgress(object):
@@ -210,7 +259,7 @@ def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None,
       shards.append((split_name, path, items[start:end], shard_id, num_shards))
   tasks = [(path, policy) for _, _, items, _, _ in shards for path, _ in items]
   converter_lib.check_num_workers(num_workers)
-  results = converter_lib.parallel_imap(_encode_file, tasks, num_workers, chunksize=4)
+  results = converter_lib.parallel_imap(_check_file, tasks, num_workers, chunksize=16)
   meter = _ConversionProgress(prefix, progress)
   sizes = {split_name: 0 for split_name, _, _ in splits}
   done = dict.fromkeys(totals, 0)
@@ -226,7 +275,14 @@ def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None,
           if result[0] is None:
             skipped.append((path, result[1]))
             continue
-          encoded, image_format, height, width = result
+          image_format, height, width, encoded = result
+          if isinstance(encoded, int):
+            with open(path, 'rb') as f:
+              data = f.read()
+            if len(data) != encoded:
+              skipped.append((path, 'the file changed while it was being converted'))
+              continue
+            encoded = data
           example = dataset_utils.image_to_tfexample(encoded, image_format, height, width, label)
           writer.write(example.SerializeToString())
         sizes[split_name] += writer.count

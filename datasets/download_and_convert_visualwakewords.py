@@ -124,8 +124,9 @@ def _index_members(zip_path):
 def _read_images(task):
   """Worker: `[(index, bytes or None, reason)]` for a chunk of `(index, file_name)` of one zip.
 
-  Each image is read (the zip checks its CRC) and decoded by Pillow at a reduced scale, which
-  still reads every byte of the JPEG stream, so a truncated or damaged file is caught.
+  Each image is read (the zip checks its CRC, which catches damaged bytes) and its header parsed;
+  a JPEG's structure is checked (`convert_image_folder.check_jpeg_structure`: a cut file is caught),
+  any other format is decoded.
   """
   from PIL import Image
   zip_path, items = task
@@ -140,8 +141,10 @@ def _read_images(task):
     try:
       data = archive.read(member)
       with Image.open(io.BytesIO(data)) as img:
-        img.draft(img.mode, (max(1, img.size[0] // 8), max(1, img.size[1] // 8)))
-        img.load()
+        if img.format == 'JPEG':
+          convert_image_folder.check_jpeg_structure(data)  # a cut file fails, without a decode
+        else:
+          img.load()
     except Exception as e:  # zip CRC errors, Pillow decode errors of every kind
       results.append((i, None, '%s: %s' % (e.__class__.__name__, e)))
       continue

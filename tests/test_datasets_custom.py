@@ -238,3 +238,51 @@ def test_missing_meta_split_and_bad_arguments(mixed, tmp_path):
   (lone / 'only').mkdir(parents=True)
   with pytest.raises(UserError, match='no images'):
     convert_image_folder.run(str(tmp_path / 'o'), images_dir=str(lone))
+
+
+# ------------------------------------------------------------------ JPEG structure check (no decode)
+
+def _jpeg(progressive=False, exif_thumbnail=False, size=(64, 48)):
+  rng = np.random.RandomState(5)
+  image = Image.fromarray(rng.randint(0, 256, size[::-1] + (3,)).astype(np.uint8))
+  kwargs = {'quality': 90, 'progressive': progressive}
+  if exif_thumbnail:
+    # An APP1 segment carrying a whole small JPEG (with its own end-of-image marker), as cameras
+    # write: a truncated main image must not pass because of the thumbnail's marker.
+    thumb = io.BytesIO()
+    image.resize((16, 12)).save(thumb, format='JPEG')
+    kwargs['exif'] = b'Exif\x00\x00' + thumb.getvalue()
+  out = io.BytesIO()
+  image.save(out, format='JPEG', **kwargs)
+  return out.getvalue()
+
+
+@pytest.mark.parametrize('kind', ['baseline', 'progressive', 'exif_thumbnail'])
+def test_jpeg_structure_check_catches_every_cut_and_passes_whole_files(kind):
+  data = _jpeg(progressive=kind == 'progressive', exif_thumbnail=kind == 'exif_thumbnail')
+  convert_image_folder.check_jpeg_structure(data)
+  convert_image_folder.check_jpeg_structure(data + b'trailing bytes some writers append')
+  for cut in list(range(0, 400)) + list(range(400, len(data) - 1, 37)) + [len(data) - 1]:
+    with pytest.raises(convert_image_folder.CorruptImage):
+      convert_image_folder.check_jpeg_structure(data[:cut])
+    # And through the converter's own entry point, which reports it as corrupt too.
+    with pytest.raises(convert_image_folder.CorruptImage):
+      convert_image_folder.encode_image(data[:cut])
+
+
+def test_jpeg_structure_check_agrees_with_a_full_decode_on_real_photos():
+  folder = shared_path('images')  # skips with the reason when ../shared is absent
+  photos = sorted(name for name in os.listdir(folder) if name.lower().endswith('.jpg'))
+  assert photos
+  for name in photos:
+    data = open(os.path.join(folder, name), 'rb').read()
+    with Image.open(io.BytesIO(data)) as img:
+      img.load()  # a full decode succeeds: the structure check must agree
+      decoded_size = img.size
+    convert_image_folder.check_jpeg_structure(data)
+    encoded, image_format, height, width = convert_image_folder.encode_image(
+        data, convert_image_folder.KEEP_ORIGINAL)
+    assert encoded is data and image_format == 'jpg'
+    assert (width, height) == decoded_size
+    with pytest.raises(convert_image_folder.CorruptImage):
+      convert_image_folder.check_jpeg_structure(data[:len(data) * 2 // 3])
