@@ -73,12 +73,18 @@ def distort_color(image, color_ordering=0, fast_mode=True, scope=None):
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
+# The training crop's constraints (also used by the JPEG-window path below).
+_CROP = {'min_object_covered': 0.1, 'aspect_ratio_range': (0.75, 1.33), 'area_range': (0.05, 1.0),
+         'max_attempts': 100}
+_WHOLE_IMAGE_BOX = [0.0, 0.0, 1.0, 1.0]
+
+
 def distorted_bounding_box_crop(image,
                                 bbox,
-                                min_object_covered=0.1,
-                                aspect_ratio_range=(0.75, 1.33),
-                                area_range=(0.05, 1.0),
-                                max_attempts=100,
+                                min_object_covered=_CROP['min_object_covered'],
+                                aspect_ratio_range=_CROP['aspect_ratio_range'],
+                                area_range=_CROP['area_range'],
+                                max_attempts=_CROP['max_attempts'],
                                 scope=None):
   """Crops a random part of `image` that covers part of the object box(es).
 
@@ -141,7 +147,7 @@ def preprocess_for_train(image,
   """
   with tf.name_scope(scope, 'distort_image', [image, height, width, bbox]):
     if bbox is None:
-      bbox = tf.constant([0.0, 0.0, 1.0, 1.0], dtype=tf.float32, shape=[1, 1, 4])
+      bbox = tf.constant(_WHOLE_IMAGE_BOX, dtype=tf.float32, shape=[1, 1, 4])
     if image.dtype != tf.float32:
       image = tf.image.convert_image_dtype(image, dtype=tf.float32)
     channels = _num_channels(image)
@@ -159,31 +165,95 @@ def preprocess_for_train(image,
     else:
       distorted_image = image
 
-    # Using all four resize methods costs time, so fast mode keeps bilinear only.
-    num_resize_cases = 1 if fast_mode else 4
-    distorted_image = apply_with_random_selector(
-        distorted_image,
-        lambda x, method: tf.image.resize_images(x, [height, width], method),
-        num_cases=num_resize_cases)
-    if add_image_summaries:
-      tf.summary.image('cropped_resized_image' if random_crop else 'resized_image',
-                       tf.expand_dims(distorted_image, 0))
+    return _resize_and_distort(distorted_image, height, width, fast_mode, use_grayscale,
+                               add_image_summaries, random_crop)
 
-    distorted_image = tf.image.random_flip_left_right(distorted_image)
 
-    num_distort_cases = 1 if fast_mode else 4
-    distorted_image = apply_with_random_selector(
-        distorted_image,
-        lambda x, ordering: distort_color(x, ordering, fast_mode),
-        num_cases=num_distort_cases)
+def _resize_to_unit_range(image, height, width, method):
+  """Resizes a [0, 1] float image, or an integer one then rescales it to [0, 1]."""
+  resized = tf.cast(tf.image.resize_images(image, [height, width], method), tf.float32)
+  if image.dtype.is_integer:
+    resized = tf.multiply(resized, 1.0 / image.dtype.max)
+  return resized
 
-    if use_grayscale:
-      distorted_image = tf.image.rgb_to_grayscale(distorted_image)
-    if add_image_summaries:
-      tf.summary.image('final_distorted_image', tf.expand_dims(distorted_image, 0))
-    distorted_image = tf.subtract(distorted_image, 0.5)
-    distorted_image = tf.multiply(distorted_image, 2.0)
-    return distorted_image
+
+def _resize_and_distort(image, height, width, fast_mode, use_grayscale, add_image_summaries=False,
+                        random_crop=True):
+  """The part of the training transform after the crop: resize, flip, colours, scale to [-1, 1].
+
+  `image` is float in [0, 1], or an integer image that is rescaled to [0, 1] after the resize (the
+  resize is linear, so this equals rescaling first up to float rounding, on far fewer pixels).
+  """
+  # Using all four resize methods costs time, so fast mode keeps bilinear only.
+  num_resize_cases = 1 if fast_mode else 4
+  distorted_image = apply_with_random_selector(
+      image, lambda x, method: _resize_to_unit_range(x, height, width, method),
+      num_cases=num_resize_cases)
+  if add_image_summaries:
+    tf.summary.image('cropped_resized_image' if random_crop else 'resized_image',
+                     tf.expand_dims(distorted_image, 0))
+
+  distorted_image = tf.image.random_flip_left_right(distorted_image)
+
+  num_distort_cases = 1 if fast_mode else 4
+  distorted_image = apply_with_random_selector(
+      distorted_image,
+      lambda x, ordering: distort_color(x, ordering, fast_mode),
+      num_cases=num_distort_cases)
+
+  if use_grayscale:
+    distorted_image = tf.image.rgb_to_grayscale(distorted_image)
+  if add_image_summaries:
+    tf.summary.image('final_distorted_image', tf.expand_dims(distorted_image, 0))
+  distorted_image = tf.subtract(distorted_image, 0.5)
+  distorted_image = tf.multiply(distorted_image, 2.0)
+  return distorted_image
+
+
+# Decoding a window treats its edges as the image's: chroma upsampling then changes the pixels
+# nearest a cut edge. Decoding this much more on each side (clipped to the image) and slicing it
+# off gives exactly the pixels of a full decode.
+_WINDOW_MARGIN = 16
+
+
+def decode_jpeg_window(encoded, shape, begin, size, channels=3):
+  """The pixels `[begin:begin + size]` (rows, columns) of the JPEG `encoded` of size `shape`.
+
+  Equal to decoding the whole image and slicing it, but only the window (plus a small margin) is
+  decoded.
+  """
+  top = tf.maximum(begin[0] - _WINDOW_MARGIN, 0)
+  left = tf.maximum(begin[1] - _WINDOW_MARGIN, 0)
+  bottom = tf.minimum(begin[0] + size[0] + _WINDOW_MARGIN, shape[0])
+  right = tf.minimum(begin[1] + size[1] + _WINDOW_MARGIN, shape[1])
+  padded = tf.image.decode_and_crop_jpeg(
+      encoded, tf.stack([top, left, bottom - top, right - left]), channels=channels)
+  return tf.slice(padded, tf.stack([begin[0] - top, begin[1] - left, 0]),
+                  tf.stack([size[0], size[1], -1]))
+
+
+def preprocess_jpeg_for_train(encoded, height, width, bbox=None, fast_mode=True, channels=3,
+                              random_crop=True, use_grayscale=False, scope=None):
+  """`preprocess_for_train` from encoded JPEG bytes, decoding only the pixels the crop keeps.
+
+  The crop window is drawn by the same sampler with the same constraints, from the size in the
+  JPEG header; `decode_jpeg_window` decodes just that window (the same pixels as a full decode then
+  a slice) and the rescaling to [0, 1] comes after the resize. The outputs therefore
+  follow the same distribution as `preprocess_for_train` on the decoded image, for a fraction of
+  the decode and conversion work. No image summaries (this runs inside tf.data).
+  """
+  with tf.name_scope(scope, 'distort_jpeg', [encoded, height, width, bbox]):
+    if random_crop:
+      if bbox is None:
+        bbox = tf.constant(_WHOLE_IMAGE_BOX, dtype=tf.float32, shape=[1, 1, 4])
+      shape = tf.image.extract_jpeg_shape(encoded)
+      begin, size, _ = tf.image.sample_distorted_bounding_box(
+          shape, bounding_boxes=bbox, use_image_if_no_bounding_boxes=True, **_CROP)
+      image = decode_jpeg_window(encoded, shape, begin, size, channels)
+    else:
+      image = tf.image.decode_jpeg(encoded, channels=channels)
+    image.set_shape([None, None, channels])
+    return _resize_and_distort(image, height, width, fast_mode, use_grayscale)
 
 
 def preprocess_for_eval(image,

@@ -1,10 +1,13 @@
 """Input pipelines from a slim `Dataset` descriptor to batches of preprocessed images and labels.
 
 Two paths yield the same examples: the descriptor's own `TFExampleDecoder` decodes each record in
-both, so images and labels are identical; only the machinery around it differs.
+both, so labels and evaluation images are identical (training images: the same random transform);
+only the machinery around it differs.
 
 * `tf_data` (default, fast): shards interleaved in parallel, decode + preprocessing in parallel on
-  tf.data's own thread pool, shuffle, batch, prefetch; no Python queue-runner threads.
+  tf.data's own thread pool, shuffle, batch, prefetch; no Python queue-runner threads. With the
+  Inception training transform, a JPEG is decoded only inside its random crop window (the same
+  transform, see `inception_preprocessing.preprocess_jpeg_for_train`).
 * `queue` (the original): `DatasetDataProvider` + `tf.train.batch` driven by queue runners.
 """
 import os
@@ -33,6 +36,46 @@ def data_files(dataset):
 def _decode(dataset, serialized):
   image, label = dataset.decoder.decode(serialized, ['image', 'label'])
   return image, tf.reshape(label, [])
+
+
+def _jpeg_window_prepare(dataset, preprocess, image_size, labels_offset):
+  """A tf.data map function for preprocessings that can start from JPEG bytes, or None.
+
+  When the preprocessing offers `from_jpeg` (Inception training: it decodes only the random crop)
+  and the descriptor's image is a plain `tfexample_decoder.Image`, each record is parsed once, a
+  JPEG goes to `from_jpeg` and anything else (PNG...) through the descriptor's decoder and the
+  ordinary preprocessing. Labels come from the descriptor's own handler either way.
+  """
+  from_jpeg = getattr(preprocess, 'from_jpeg', None)
+  decoder = dataset.decoder
+  handlers = getattr(decoder, '_items_to_handlers', None)
+  features = getattr(decoder, '_keys_to_features', None)
+  image_handler = (handlers or {}).get('image')
+  if (from_jpeg is None or features is None or 'label' not in handlers
+      or type(image_handler) is not slim.tfexample_decoder.Image  # noqa: E721 (exactly, not a subclass)
+      or image_handler._repeated or image_handler._shape is not None
+      or image_handler._dtype != tf.uint8 or image_handler._channels not in (1, 3)):
+    return None
+  channels = image_handler._channels
+
+  def prepare(serialized):
+    # As TFExampleDecoder.decode does, but one parse serves both the bytes and the items.
+    example = tf.io.parse_single_example(serialized, features)
+    for key, feature in features.items():
+      if isinstance(feature, tf.io.FixedLenFeature):
+        example[key] = tf.reshape(example[key], feature.shape)
+
+    def item(name):
+      handler = handlers[name]
+      return handler.tensors_to_item({key: example[key] for key in handler.keys})
+
+    encoded = example[image_handler._image_key]
+    image = tf.cond(tf.io.is_jpeg(encoded),
+                    lambda: from_jpeg(encoded, image_size, image_size, channels),
+                    lambda: preprocess(item('image'), image_size, image_size))
+    return image, tf.reshape(item('label'), []) - labels_offset
+
+  return prepare
 
 
 def batches(dataset, preprocess, image_size, batch_size, is_training, labels_offset=0,
@@ -80,12 +123,15 @@ def batches(dataset, preprocess, image_size, batch_size, is_training, labels_off
                      block_length=1, num_parallel_calls=autotune, deterministic=not shuffle)
   if shuffle:
     ds = ds.shuffle(20 * batch_size, seed=seed)
-  ds = ds.map(lambda s: prepare(*_decode(dataset, s)), num_parallel_calls=autotune,
-              deterministic=not shuffle)
+  map_fn = _jpeg_window_prepare(dataset, preprocess, image_size, labels_offset)
+  if map_fn is None:
+    map_fn = lambda s: prepare(*_decode(dataset, s))  # noqa: E731
+  ds = ds.map(map_fn, num_parallel_calls=autotune, deterministic=not shuffle)
   ds = ds.batch(batch_size, drop_remainder=is_training)
   ds = ds.prefetch(autotune)
   options = tf.data.Options()
   options.threading.private_threadpool_size = max(1, num_threads)
+  options.threading.max_intra_op_parallelism = 1
   ds = ds.with_options(options)
   iterator = tf.data.make_one_shot_iterator(ds)
   return iterator.get_next

@@ -111,6 +111,69 @@ def test_inception_train_with_bbox_and_without_summaries():
   assert r.shape == (10, 12, 3) and -1 <= r.min() and r.max() <= 1
 
 
+def _photo_jpeg(height, width, seed=0):
+  """A photo-like JPEG (smooth gradients, edges, noise; 4:2:0 chroma) and its size."""
+  import io
+  from PIL import Image
+  rng = np.random.RandomState(seed)
+  rows, cols = np.mgrid[0:height, 0:width]
+  pixels = np.stack([rows * 255 // height, cols * 255 // width, (rows + cols) % 256], -1)
+  pixels = np.clip(pixels + rng.normal(0, 12, pixels.shape), 0, 255).astype(np.uint8)
+  pixels[height // 3:height // 2, width // 4:width // 2] = [250, 30, 60]
+  out = io.BytesIO()
+  Image.fromarray(pixels).save(out, format='JPEG', quality=90)
+  return out.getvalue()
+
+
+@pytest.mark.parametrize('window', [(0, 0, 97, 131), (17, 33, 55, 71), (1, 3, 120, 154),
+                                    (64, 80, 57, 77), (0, 0, 121, 157), (120, 156, 1, 1)])
+def test_jpeg_window_decode_is_the_slice_of_the_full_decode(window):
+  # The JPEG training path decodes only the crop window: it must be the same pixels.
+  data = _photo_jpeg(121, 157)
+  with tf.Graph().as_default(), tf.Session() as sess:
+    encoded = tf.constant(data)
+    full = tf.image.decode_jpeg(encoded, channels=3)
+    top, left, height, width = window
+    sliced = full[top:top + height, left:left + width]
+    window_only = inception_preprocessing.decode_jpeg_window(
+        encoded, tf.image.extract_jpeg_shape(encoded), tf.constant(window[:2]),
+        tf.constant(window[2:]))
+    # TensorFlow's own window decode alone differs at the cut edges (chroma upsampling).
+    raw = tf.image.decode_and_crop_jpeg(encoded, tf.constant(window), channels=3)
+    expected, got, raw = sess.run([sliced, window_only, raw])
+  np.testing.assert_array_equal(got, expected)
+  assert raw.shape == expected.shape
+
+
+@pytest.mark.parametrize('method', [0, 1, 2, 3])
+def test_resizing_integer_pixels_then_rescaling_equals_rescaling_first(method):
+  # The JPEG training path resizes the uint8 crop and rescales 224x224 pixels to [0, 1], where the
+  # original converts the whole image first: the same values up to float rounding.
+  image = np.random.RandomState(method).randint(0, 256, (45, 67, 3)).astype(np.uint8)
+  with tf.Graph().as_default(), tf.Session() as sess:
+    as_uint8 = inception_preprocessing._resize_to_unit_range(tf.constant(image), 24, 31, method)
+    as_float = inception_preprocessing._resize_to_unit_range(
+        tf.image.convert_image_dtype(tf.constant(image), tf.float32), 24, 31, method)
+    got, expected = sess.run([as_uint8, as_float])
+  assert got.dtype == np.float32
+  np.testing.assert_allclose(got, expected, rtol=0, atol=2e-6)
+
+
+def test_jpeg_train_path_shape_range_and_crop_statistics():
+  # Same transform as preprocess_for_train: output size and range, and the crops it takes cover
+  # between 5% and 100% of the image (here visible as the share of the red patch that survives).
+  data = _photo_jpeg(120, 160, seed=1)
+  with tf.Graph().as_default(), tf.Session() as sess:
+    out = inception_preprocessing.preprocess_jpeg_for_train(tf.constant(data), 40, 50)
+    assert out.get_shape().as_list() == [40, 50, 3]
+    op_types = {op.type for op in tf.get_default_graph().get_operations()}
+    assert 'DecodeAndCropJpeg' in op_types and 'DecodeJpeg' not in op_types
+    values = [sess.run(out) for _ in range(30)]
+  for value in values:
+    assert value.min() >= -1.0 and value.max() <= 1.0
+  assert len({value.tobytes() for value in values}) == len(values)  # random crops and colours
+
+
 def test_apply_with_random_selector_runs_exactly_one_branch():
   with tf.Graph().as_default():
     x = tf.constant(1.0)

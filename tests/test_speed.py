@@ -99,6 +99,41 @@ def test_tf_data_and_queue_yield_the_same_examples_and_losses(digits_dir):
   np.testing.assert_allclose(fast[2].mean(), original[2].mean(), rtol=1e-6)
 
 
+def test_tf_data_training_decodes_only_the_crop_of_jpegs_and_still_reads_pngs(tmp_path):
+  # Inception training on tf_data takes the JPEG-window path; PNG records of the same split go
+  # through the descriptor's decoder. Both classes must arrive, as the ordinary transform's output.
+  from PIL import Image
+  from datasets import convert_image_folder
+  from datasets import dataset_factory
+  from preprocessing import preprocessing_factory
+  from slimlib import inputs
+  rng = np.random.RandomState(0)
+  for class_name, fmt in (('jpegs', 'JPEG'), ('pngs', 'PNG')):
+    os.makedirs(str(tmp_path / 'src' / class_name))
+    for i in range(6):
+      pixels = rng.randint(0, 256, (40 + i, 50 - i, 3)).astype(np.uint8)
+      Image.fromarray(pixels).save(
+          str(tmp_path / 'src' / class_name / ('%d.%s' % (i, fmt.lower()))), format=fmt)
+  out = str(tmp_path / 'data')
+  convert_image_folder.run(out, images_dir=str(tmp_path / 'src'), validation_fraction=0.0,
+                           num_shards=2, num_workers=1)
+  with tf.Graph().as_default() as graph:
+    dataset = dataset_factory.get_dataset('custom', 'train', out)
+    preprocess = preprocessing_factory.get_preprocessing('inception', is_training=True)
+    images, labels = inputs.batches(dataset, preprocess, 24, 12, is_training=True,
+                                    pipeline='tf_data', seed=1)()
+    function_ops = {node.op for function in graph.as_graph_def().library.function
+                    for node in function.node_def}
+    assert 'DecodeAndCropJpeg' in function_ops
+    with tf.Session() as sess:
+      batches = [sess.run([images, labels]) for _ in range(4)]
+  seen = np.concatenate([label for _, label in batches])
+  assert sorted(set(seen.tolist())) == [0, 1] and len(seen) == 48
+  for image, _ in batches:
+    assert image.shape == (12, 24, 24, 3)
+    assert image.min() >= -1.0 and image.max() <= 1.0
+
+
 def test_session_config_for_bfloat16_needs_onednn():
   from slimlib import precision
   from slimlib.errors import UserError
