@@ -128,6 +128,9 @@ def _worker_original():
     rate = training.configure_learning_rate(dataset.num_samples, global_step, opts)
     optimizer = training.configure_optimizer(rate, opts)
     train_op = slim.learning.create_train_op(total_loss, optimizer)
+    # The original script's summaries (activations, sparsity, losses, variables, learning rate),
+    # which its Supervisor computes at start-up and then every save_summaries_secs.
+    summary_op = training._add_summaries(end_points, '', rate, total_loss)
     last = [None]
 
     def timed_step(session, train_op, global_step, kwargs):
@@ -140,7 +143,8 @@ def _worker_original():
       return result
 
     slim.learning.train(train_op, FLAGS.run_dir, number_of_steps=FLAGS.warmup + FLAGS.steps,
-                        train_step_fn=timed_step, save_summaries_secs=100000,
+                        train_step_fn=timed_step, summary_op=summary_op,
+                        save_summaries_secs=100000,
                         save_interval_secs=100000, log_every_n_steps=100000)
 
 

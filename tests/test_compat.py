@@ -14,9 +14,17 @@ def test_eager_is_disabled_process_wide():
   assert not tf.executing_eagerly()
 
 
-def test_batch_norm_with_update_ops_trains(graph):
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize('implementation', ['fused', 'keras_layer'])
+def test_batch_norm_with_update_ops_trains(graph, implementation):
+  # 'keras_layer' is tf-slim's own path (the legacy Keras layer, needing fix 1); slim.batch_norm
+  # takes it for calls that cannot be fused, e.g. with renorm.
+  batch_norm = (slim.batch_norm if implementation == 'fused'
+                else slim.batch_norm.keras_layer_batch_norm)
   x = tf.constant(np.random.RandomState(0).rand(4, 6, 6, 3), tf.float32)
-  net = slim.conv2d(x, 8, [3, 3], normalizer_fn=slim.batch_norm,
+  net = slim.conv2d(x, 8, [3, 3], normalizer_fn=batch_norm,
                     normalizer_params={'is_training': True, 'scale': True})
   update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
   assert len(update_ops) == 2
@@ -91,3 +99,45 @@ def test_tensors_and_variables_hash_by_identity_as_in_tf1(graph):
   b = tf.constant([1.0, 2.0])
   assert len({a, b, a}) == 2
   assert (b == b) is True  # TF1 identity comparison, not an element-wise tensor
+
+
+def _bn_net_after_one_step(batch_norm, is_training):
+  """Variables (name -> value, collections) and output of a conv + batch-norm net after one SGD
+  step (or of its eval pass), built with `batch_norm`."""
+  rng = np.random.RandomState(0)
+  with tf.Graph().as_default():
+    x = tf.constant(rng.rand(4, 6, 6, 3), tf.float32)
+    weights = rng.normal(0, 0.5, (3, 3, 3, 8)).astype(np.float32)
+    with slim.arg_scope([slim.batch_norm], decay=0.9, scale=True, is_training=is_training):
+      net = slim.conv2d(x, 8, [3, 3], normalizer_fn=batch_norm,
+                        weights_initializer=tf.constant_initializer(weights),
+                        weights_regularizer=slim.l2_regularizer(0.01))
+      net = slim.fully_connected(tf.reduce_mean(net, [1, 2]), 5, normalizer_fn=batch_norm,
+                                 biases_initializer=None,
+                                 weights_initializer=tf.constant_initializer(0.1))
+    loss = tf.reduce_mean(tf.square(net - 1.0)) + tf.add_n(tf.losses.get_regularization_losses())
+    train_op = slim.learning.create_train_op(loss, tf.train.GradientDescentOptimizer(0.5))
+    collections = {key: sorted(v.op.name for v in tf.get_collection(key)) for key in (
+        tf.GraphKeys.GLOBAL_VARIABLES, tf.GraphKeys.TRAINABLE_VARIABLES,
+        tf.GraphKeys.MODEL_VARIABLES, tf.GraphKeys.MOVING_AVERAGE_VARIABLES)}
+    num_updates = len(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
+    with tf.Session() as session:
+      session.run(tf.global_variables_initializer())
+      output = session.run(net)
+      if is_training:
+        session.run(train_op)
+      values = {v.op.name: session.run(v) for v in tf.global_variables()}
+  return values, collections, num_updates, output
+
+
+@pytest.mark.parametrize('is_training', [True, False])
+def test_fused_batch_norm_route_equals_the_keras_layer_path(is_training):
+  fused = _bn_net_after_one_step(slim.batch_norm, is_training)
+  keras = _bn_net_after_one_step(slim.batch_norm.keras_layer_batch_norm, is_training)
+  assert fused[1] == keras[1]  # the same variables, in the same collections
+  assert fused[2] == keras[2] == (4 if is_training else 0)
+  assert sorted(fused[0]) == sorted(keras[0])
+  for name in fused[0]:
+    np.testing.assert_allclose(fused[0][name], keras[0][name], rtol=1e-5, atol=1e-6,
+                               err_msg=name)
+  np.testing.assert_allclose(fused[3], keras[3], rtol=1e-5, atol=1e-6)
