@@ -48,9 +48,9 @@ def _jpeg_window_prepare(dataset, preprocess, image_size, labels_offset):
   """
   from_jpeg = getattr(preprocess, 'from_jpeg', None)
   decoder = dataset.decoder
-  handlers = getattr(decoder, '_items_to_handlers', None)
+  handlers = getattr(decoder, '_items_to_handlers', None) or {}
   features = getattr(decoder, '_keys_to_features', None)
-  image_handler = (handlers or {}).get('image')
+  image_handler = handlers.get('image')
   if (from_jpeg is None or features is None or 'label' not in handlers
       or type(image_handler) is not slim.tfexample_decoder.Image  # noqa: E721 (exactly, not a subclass)
       or image_handler._repeated or image_handler._shape is not None
@@ -58,7 +58,7 @@ def _jpeg_window_prepare(dataset, preprocess, image_size, labels_offset):
     return None
   channels = image_handler._channels
 
-  def prepare(serialized):
+  def prepare_record(serialized):
     # As TFExampleDecoder.decode does, but one parse serves both the bytes and the items.
     example = tf.io.parse_single_example(serialized, features)
     for key, feature in features.items():
@@ -75,7 +75,7 @@ def _jpeg_window_prepare(dataset, preprocess, image_size, labels_offset):
                     lambda: preprocess(item('image'), image_size, image_size))
     return image, tf.reshape(item('label'), []) - labels_offset
 
-  return prepare
+  return prepare_record
 
 
 def batches(dataset, preprocess, image_size, batch_size, is_training, labels_offset=0,
