@@ -94,6 +94,26 @@ def machine_description():
                                        load, platform.python_version(), version))
 
 
+_ONEDNN_PROBE = ('import tensorflow\n'
+                 'from tensorflow.python.util import _pywrap_util_port\n'
+                 'print(int(_pywrap_util_port.IsMklEnabled()))')
+
+
+def original_environment():
+  """Environment for the original path's processes: TensorFlow's own oneDNN choice for this CPU.
+
+  Our scripts switch oneDNN on for every x86 CPU when TF_ENABLE_ONEDNN_OPTS is unset; the original
+  scripts did not, so their processes get the value TensorFlow itself picks here, spelled out.
+  """
+  env = dict(os.environ)
+  env.pop('TF_ENABLE_ONEDNN_OPTS', None)
+  env['TF_CPP_MIN_LOG_LEVEL'] = '2'
+  result = subprocess.run([sys.executable, '-c', _ONEDNN_PROBE], capture_output=True, text=True,
+                          env=env)
+  lines = result.stdout.split()
+  return {'TF_ENABLE_ONEDNN_OPTS': lines[-1] if lines and lines[-1] in ('0', '1') else '0'}
+
+
 def git_revision():
   try:
     return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True,

@@ -37,7 +37,7 @@ flags.DEFINE_string('work_dir', os.path.join(tempfile.gettempdir(), 'slim_speed_
 flags.DEFINE_string('output', '', 'Append the Markdown results to this file.')
 FLAGS = flags.FLAGS
 
-_CONFIGS = {'original': (['--input_pipeline=queue'], {}),
+_CONFIGS = {'original': (['--input_pipeline=queue'], None),  # None: TensorFlow's own oneDNN choice
             'tf_data': ([], {}),
             'bf16': (['--mixed_precision=bfloat16'], {})}
 
@@ -67,6 +67,7 @@ def main(argv):
   dataset_dir = bench_data.make_tfrecords(FLAGS.work_dir)
   checkpoint = _checkpoint(dataset_dir, os.path.join(FLAGS.work_dir, 'eval_ckpt_' + FLAGS.model))
   configs = [c for c in FLAGS.configs.split(',') if c]
+  original_env = bench_data.original_environment()
   speed = {c: [] for c in configs}
   wall = {c: [] for c in configs}
   for round_index in range(FLAGS.rounds):
@@ -78,8 +79,9 @@ def main(argv):
                  '--dataset_name=custom', '--dataset_split_name=validation',
                  '--dataset_dir=%s' % dataset_dir, '--model_name=%s' % FLAGS.model,
                  '--batch_size=%d' % FLAGS.batch] + extra
-      environment = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2', **env)
+      environment = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2')
       environment.pop('TF_ENABLE_ONEDNN_OPTS', None)
+      environment.update(original_env if env is None else env)
       start = time.time()
       result = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=ROOT)
       wall[config].append(time.time() - start)
@@ -100,7 +102,9 @@ def main(argv):
         config, median[config], median[config] / median.get('original', float('nan')),
         statistics.median(wall[config])))
   notes = ['batch %d, %d alternating rounds, random weights (speed does not depend on them)'
-           % (FLAGS.batch, FLAGS.rounds)]
+           % (FLAGS.batch, FLAGS.rounds),
+           'original ran with TensorFlow\'s own oneDNN choice for this CPU (TF_ENABLE_ONEDNN_OPTS=%s);'
+           ' the others with the scripts\' default' % original_env['TF_ENABLE_ONEDNN_OPTS']]
   print('\n'.join(lines))
   if FLAGS.output:
     bench_data.append_result(FLAGS.output, 'Evaluation', 'python benchmarks/eval_benchmark.py '

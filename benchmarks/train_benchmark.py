@@ -203,7 +203,7 @@ def _run_worker(worker, model, dataset_dir, train_dir, steps=None, warmup=None, 
 
 
 _CONFIGS = {
-    'original': ('original', {}),
+    'original': ('original', None),  # None: TensorFlow's own oneDNN choice for this CPU
     'tf_data': ('fast', {}),
     'random': ('random', {}),
     'bf16': ('bf16', {'TF_ENABLE_ONEDNN_OPTS': '1'}),
@@ -211,7 +211,7 @@ _CONFIGS = {
 
 
 def _matmul_rate(dtype_name, onednn):
-  env = {'TF_ENABLE_ONEDNN_OPTS': '1'} if onednn else {}
+  env = {'TF_ENABLE_ONEDNN_OPTS': '1' if onednn else '0'}
   command = [sys.executable, os.path.abspath(__file__), '--worker=matmul_%s' % dtype_name]
   result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
                           env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2',
@@ -246,7 +246,9 @@ def benchmark():
   dataset_dir = bench_data.make_tfrecords(work)
   models = [m for m in FLAGS.models.split(',') if m]
   configs = [c for c in FLAGS.configs.split(',') if c]
-  peak32 = _matmul_rate('float32', onednn=False)
+  original_env = bench_data.original_environment()
+  # The float32 peak is the faster of TensorFlow's two kernel libraries here.
+  peak32 = max(_matmul_rate('float32', onednn=False), _matmul_rate('float32', onednn=True))
   peak16 = _matmul_rate('bfloat16', onednn=True) if 'bf16' in configs else float('nan')
   print('matmul peak: float32 %.1f GFLOP/s, bfloat16 (oneDNN) %.1f GFLOP/s' % (peak32, peak16),
         flush=True)
@@ -259,7 +261,8 @@ def benchmark():
       for config in model_configs:
         worker, env = _CONFIGS[config]
         train_dir = tempfile.mkdtemp(dir=work, prefix='%s_%s_' % (model, config))
-        run = _run_worker(worker, model, dataset_dir, train_dir, env_extra=env)
+        run = _run_worker(worker, model, dataset_dir, train_dir,
+                          env_extra=original_env if env is None else env)
         measured = run['step_times'][FLAGS.warmup:]
         images = FLAGS.batch / _median(measured) if measured else float('nan')
         run['images_per_sec'] = images
@@ -275,14 +278,16 @@ def benchmark():
         worker, env = _CONFIGS[config]
         train_dir = tempfile.mkdtemp(dir=work, prefix='startup_%s_' % config)
         run = _run_worker(worker, FLAGS.startup_model, dataset_dir, train_dir, steps=1, warmup=0,
-                          env_extra=env)
+                          env_extra=original_env if env is None else env)
         startup.setdefault(config, []).append(run['startup'])
         print('start-up %s %s: %.1f s' % (FLAGS.startup_model, config, run['startup'] or -1),
               flush=True)
-  return results, startup, peak32, peak16
+  print('original path ran with TF_ENABLE_ONEDNN_OPTS=%s (TensorFlow\'s own choice here)'
+        % original_env['TF_ENABLE_ONEDNN_OPTS'], flush=True)
+  return results, startup, peak32, peak16, original_env
 
 
-def report(results, startup, peak32, peak16):
+def report(results, startup, peak32, peak16, original_env):
   lines = ['| model | config | images/sec (median) | vs original | tf_data / random | MFU '
            '(achieved / peak of its dtype) | peak RSS MB | start-up s |',
            '|---|---|---|---|---|---|---|---|']
@@ -299,8 +304,11 @@ def report(results, startup, peak32, peak16):
           model, config, speed[config], ratio, '%.2f' % hidden if hidden else '',
           100 * achieved / peak, achieved, peak, _median([r['rss_mb'] for r in runs]),
           _median([r['startup'] for r in runs])))
-  notes = ['matrix-multiply rate measured in the same run: float32 %.1f GFLOP/s, bfloat16 '
-           '(oneDNN) %.1f GFLOP/s' % (peak32, peak16),
+  notes = ['matrix-multiply rate measured in the same run: float32 %.1f GFLOP/s (the faster of '
+           'Eigen and oneDNN), bfloat16 (oneDNN) %.1f GFLOP/s' % (peak32, peak16),
+           'original ran with TensorFlow\'s own oneDNN choice for this CPU '
+           '(TF_ENABLE_ONEDNN_OPTS=%s), the others with the scripts\' default (oneDNN on x86)'
+           % original_env['TF_ENABLE_ONEDNN_OPTS'],
            '%d measured steps after %d warm-up steps per run, %d alternating rounds, batch %d; '
            'images/sec = batch / median step time' % (FLAGS.steps, FLAGS.warmup, FLAGS.rounds,
                                                       FLAGS.batch)]
@@ -323,8 +331,8 @@ def main(argv):
     elif FLAGS.worker.startswith('matmul_'):
       _worker_matmul(FLAGS.worker[len('matmul_'):])
     return
-  results, startup, peak32, peak16 = benchmark()
-  lines, notes = report(results, startup, peak32, peak16)
+  results, startup, peak32, peak16, original_env = benchmark()
+  lines, notes = report(results, startup, peak32, peak16, original_env)
   print('\n'.join(lines))
   for note in notes:
     print('* ' + note)

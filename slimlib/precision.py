@@ -6,19 +6,23 @@ rewriter options) runs convolutions, matrix products and the element-wise ops be
 bfloat16 and inserts the casts; variables, their updates and the loss stay float32 (float32 master
 weights), so checkpoints are unchanged and load in either mode.
 
-The rewrite only exists when TensorFlow runs with oneDNN kernels, which the pip wheel turns on only
-when TF_ENABLE_ONEDNN_OPTS=1 is set before TensorFlow is imported (it is off by default on many x86
-CPUs, e.g. AMD). The scripts call `prepare_environment(sys.argv)` before importing TensorFlow for
-that reason. Whether bfloat16 is faster depends on the CPU: with AVX512_BF16 or AMX the matrix units
-run bfloat16 natively; without them oneDNN converts to float32 around every product and bfloat16 is
-slower than float32 (`cpu_bf16_instructions()` tells which case applies; the training log says it).
+The rewrite only exists when TensorFlow runs with oneDNN kernels, which the pip wheel turns on by
+itself only on x86 CPUs with AVX-512 neural-network extensions. The scripts import this package
+before TensorFlow, and `prepare_environment(sys.argv)` sets TF_ENABLE_ONEDNN_OPTS=1 on every x86
+CPU (oneDNN's float32 kernels were also much faster there) and for a bfloat16 command, unless the
+user set the variable. Whether bfloat16 is faster depends on the CPU: with AVX512_BF16 or AMX the
+matrix units run bfloat16 natively; without them oneDNN converts to float32 around every product
+and bfloat16 is slower than float32 (`cpu_bf16_instructions()` tells which case applies; the
+training log says it).
 
 This module imports TensorFlow lazily so that `prepare_environment` can run before it.
 """
 import os
+import platform
 
 MODES = ('none', 'bfloat16')
 _ONEDNN_VARIABLE = 'TF_ENABLE_ONEDNN_OPTS'
+_ONEDNN_MACHINES = ('x86_64', 'amd64')
 _BF16_FLAGS = ('avx512_bf16', 'amx_bf16', 'avx_ne_convert')
 
 
@@ -34,12 +38,17 @@ def requested(argv):
 
 
 def prepare_environment(argv):
-  """Before TensorFlow is imported: turn oneDNN on when the command asks for bfloat16.
+  """Before TensorFlow is imported: run oneDNN kernels on x86 CPUs, and whenever bfloat16 is asked.
 
-  An explicit TF_ENABLE_ONEDNN_OPTS in the environment is left as the user set it.
+  TensorFlow's pip wheel turns oneDNN on by itself only on x86 CPUs with AVX-512 neural-network
+  extensions; on the others (AVX2 machines, most AMD CPUs) it keeps its older Eigen kernels, which
+  measured 1.4-1.8x slower for slim's training steps and inference (benchmarks/results/speed.md).
+  An explicit TF_ENABLE_ONEDNN_OPTS in the environment is left as the user set it (0 turns it off).
   """
-  if requested(argv) == 'bfloat16':
-    os.environ.setdefault(_ONEDNN_VARIABLE, '1')
+  if _ONEDNN_VARIABLE in os.environ:
+    return
+  if requested(argv) == 'bfloat16' or platform.machine().lower() in _ONEDNN_MACHINES:
+    os.environ[_ONEDNN_VARIABLE] = '1'
 
 
 def onednn_enabled():

@@ -151,6 +151,44 @@ def test_session_config_for_bfloat16_needs_onednn():
       precision.session_config('bfloat16')
 
 
+def test_scripts_run_onednn_kernels_on_x86_unless_the_user_says_otherwise(monkeypatch):
+  from slimlib import precision
+  monkeypatch.delenv('TF_ENABLE_ONEDNN_OPTS', raising=False)
+  monkeypatch.setattr(precision.platform, 'machine', lambda: 'x86_64')
+  precision.prepare_environment(['train_image_classifier.py'])
+  assert os.environ['TF_ENABLE_ONEDNN_OPTS'] == '1'
+  monkeypatch.setenv('TF_ENABLE_ONEDNN_OPTS', '0')
+  precision.prepare_environment(['train_image_classifier.py', '--mixed_precision=bfloat16'])
+  assert os.environ['TF_ENABLE_ONEDNN_OPTS'] == '0'
+  monkeypatch.delenv('TF_ENABLE_ONEDNN_OPTS')
+  monkeypatch.setattr(precision.platform, 'machine', lambda: 'aarch64')
+  precision.prepare_environment(['train_image_classifier.py'])
+  assert 'TF_ENABLE_ONEDNN_OPTS' not in os.environ
+  precision.prepare_environment(['train_image_classifier.py', '--mixed_precision=bfloat16'])
+  assert os.environ['TF_ENABLE_ONEDNN_OPTS'] == '1'
+
+
+_ONEDNN_PROBE = (
+    'import sys; sys.path.insert(0, %r)\n'
+    'import slimlib\n'
+    'from slimlib import precision\n'
+    'print(int(precision.onednn_enabled()))' % ROOT)
+
+
+@pytest.mark.skipif(os.uname().machine != 'x86_64', reason='oneDNN is switched on by default only '
+                    'on x86 CPUs')
+def test_a_script_process_gets_onednn_and_the_variable_still_turns_it_off():
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  env.pop('TF_ENABLE_ONEDNN_OPTS', None)
+  default = subprocess.run([sys.executable, '-c', _ONEDNN_PROBE], env=env, capture_output=True,
+                           text=True, timeout=300)
+  env['TF_ENABLE_ONEDNN_OPTS'] = '0'
+  off = subprocess.run([sys.executable, '-c', _ONEDNN_PROBE], env=env, capture_output=True,
+                       text=True, timeout=300)
+  assert default.stdout.split()[-1:] == ['1'], default.stderr[-2000:]
+  assert off.stdout.split()[-1:] == ['0'], off.stderr[-2000:]
+
+
 _REWRITE_PROBE = r'''
 import sys
 sys.path.insert(0, %(root)r)
