@@ -294,6 +294,33 @@ def preprocess_for_eval(image,
     return image
 
 
+def _central_window(shape, central_fraction):
+  """(begin, size) of `tf.image.central_crop` on an image of `shape`, computed as it does."""
+  sides = tf.cast(shape[:2], tf.float64)
+  begin = tf.cast((sides - sides * central_fraction) / 2, tf.int32)
+  return begin, shape[:2] - 2 * begin
+
+
+def preprocess_jpeg_for_eval(encoded, height, width, central_fraction=0.875, channels=3,
+                             central_crop=True, use_grayscale=False, scope=None):
+  """`preprocess_for_eval` from encoded JPEG bytes, decoding only the central crop.
+
+  The crop's window is computed from the JPEG header exactly as `tf.image.central_crop` computes it
+  from the decoded image, and the per-pixel conversion to float then runs on the crop alone: the
+  result is the same tensor as `preprocess_for_eval` of the whole decoded image.
+  """
+  with tf.name_scope(scope, 'eval_jpeg', [encoded, height, width]):
+    if central_crop and central_fraction and central_fraction < 1.0:
+      shape = tf.image.extract_jpeg_shape(encoded)
+      begin, size = _central_window(shape, central_fraction)
+      image = decode_jpeg_window(encoded, shape, begin, size, channels)
+    else:
+      image = tf.image.decode_jpeg(encoded, channels=channels)
+    image.set_shape([None, None, channels])
+    return preprocess_for_eval(image, height, width, central_crop=False,
+                               use_grayscale=use_grayscale)
+
+
 def preprocess_image(image,
                      height,
                      width,

@@ -89,11 +89,14 @@ def get_preprocessing(name, is_training=False, use_grayscale=False):
     return module.preprocess_image(image, output_height, output_width,
                                    is_training=is_training, use_grayscale=use_grayscale, **kwargs)
 
-  if is_training and hasattr(module, 'preprocess_jpeg_for_train'):
-    # The same transform from JPEG bytes, decoding only the crop (the tf_data input path uses it).
+  # The same transform from JPEG bytes, decoding only the pixels it keeps (the random crop in
+  # training, the central crop in evaluation); the tf_data input path uses it.
+  from_jpeg_fn = getattr(module, 'preprocess_jpeg_for_train' if is_training
+                         else 'preprocess_jpeg_for_eval', None)
+  if from_jpeg_fn is not None:
     def from_jpeg(encoded, output_height, output_width, channels=3):
-      return module.preprocess_jpeg_for_train(encoded, output_height, output_width,
-                                              channels=channels, use_grayscale=use_grayscale)
+      return from_jpeg_fn(encoded, output_height, output_width, channels=channels,
+                          use_grayscale=use_grayscale)
     preprocessing_fn.from_jpeg = from_jpeg
 
   return preprocessing_fn

@@ -6,8 +6,9 @@ only the machinery around it differs.
 
 * `tf_data` (default, fast): shards interleaved in parallel, decode + preprocessing in parallel on
   tf.data's own thread pool, shuffle, batch, prefetch; no Python queue-runner threads. With the
-  Inception training transform, a JPEG is decoded only inside its random crop window (the same
-  transform, see `inception_preprocessing.preprocess_jpeg_for_train`).
+  Inception transforms, a JPEG is decoded only inside the window they keep: the random crop in
+  training (the same transform, see `inception_preprocessing.preprocess_jpeg_for_train`), the
+  central crop in evaluation (the very same tensor, `preprocess_jpeg_for_eval`).
 * `queue` (the original): `DatasetDataProvider` + `tf.train.batch` driven by queue runners.
 """
 import os
@@ -16,6 +17,10 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from slimlib.errors import UserError
+
+
+# Batches made ahead of the model: enough to cover one step's jitter (two clones each take one).
+_PREFETCH_BATCHES = 2
 
 
 def data_files(dataset):
@@ -41,7 +46,7 @@ def _decode(dataset, serialized):
 def _jpeg_window_prepare(dataset, preprocess, image_size, labels_offset):
   """A tf.data map function for preprocessings that can start from JPEG bytes, or None.
 
-  When the preprocessing offers `from_jpeg` (Inception training: it decodes only the random crop)
+  When the preprocessing offers `from_jpeg` (Inception: it decodes only the crop it keeps)
   and the descriptor's image is a plain `tfexample_decoder.Image`, each record is parsed once, a
   JPEG goes to `from_jpeg` and anything else (PNG...) through the descriptor's decoder and the
   ordinary preprocessing. Labels come from the descriptor's own handler either way.
@@ -54,7 +59,8 @@ def _jpeg_window_prepare(dataset, preprocess, image_size, labels_offset):
   if (from_jpeg is None or features is None or 'label' not in handlers
       or type(image_handler) is not slim.tfexample_decoder.Image  # noqa: E721 (exactly, not a subclass)
       or image_handler._repeated or image_handler._shape is not None
-      or image_handler._dtype != tf.uint8 or image_handler._channels not in (1, 3)):
+      or image_handler._dtype != tf.uint8 or image_handler._channels not in (1, 3)
+      or getattr(image_handler, '_dct_method', '') != ''):
     return None
   channels = image_handler._channels
 
@@ -114,13 +120,18 @@ def batches(dataset, preprocess, image_size, batch_size, is_training, labels_off
 
   if pipeline != 'tf_data':
     raise UserError('unknown input pipeline %r: use tf_data or queue' % pipeline)
-  autotune = tf.data.experimental.AUTOTUNE
+  # Parallelism comes from the flags (--num_readers, --num_preprocessing_threads) rather than
+  # tf.data's autotuner: on a small CPU the autotuner's thread delayed closing the session by up to
+  # 5 s after the last batch (half of the runs of a 1,000-image evaluation), and the flags keep
+  # meaning what they meant for the queue path.
+  readers = max(1, min(num_readers, len(files)))
+  threads = max(1, num_threads)
   ds = tf.data.Dataset.from_tensor_slices(files)
   if shuffle:
     ds = ds.shuffle(len(files), seed=seed)
   ds = ds.repeat(num_epochs)
-  ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=max(1, min(num_readers, len(files))),
-                     block_length=1, num_parallel_calls=autotune, deterministic=not shuffle)
+  ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=readers, block_length=1,
+                     num_parallel_calls=readers, deterministic=not shuffle)
   if shuffle:
     ds = ds.shuffle(20 * batch_size, seed=seed)
   map_fn = _jpeg_window_prepare(dataset, preprocess, image_size, labels_offset)
@@ -128,12 +139,13 @@ def batches(dataset, preprocess, image_size, batch_size, is_training, labels_off
     map_fn = lambda s: prepare(*_decode(dataset, s))  # noqa: E731
   # The preprocessing is plain graph code (slim's, with no Python control flow on tensors):
   # AutoGraph's source conversion of it only cost seconds of start-up.
-  ds = ds.map(tf.autograph.experimental.do_not_convert(map_fn), num_parallel_calls=autotune,
+  ds = ds.map(tf.autograph.experimental.do_not_convert(map_fn), num_parallel_calls=threads,
               deterministic=not shuffle)
   ds = ds.batch(batch_size, drop_remainder=is_training)
-  ds = ds.prefetch(autotune)
+  ds = ds.prefetch(_PREFETCH_BATCHES)
   options = tf.data.Options()
-  options.threading.private_threadpool_size = max(1, num_threads)
+  options.autotune.enabled = False
+  options.threading.private_threadpool_size = threads
   options.threading.max_intra_op_parallelism = 1
   ds = ds.with_options(options)
   iterator = tf.data.make_one_shot_iterator(ds)

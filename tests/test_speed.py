@@ -134,6 +134,48 @@ def test_tf_data_training_decodes_only_the_crop_of_jpegs_and_still_reads_pngs(tm
     assert image.min() >= -1.0 and image.max() <= 1.0
 
 
+def test_tf_data_evaluation_decodes_only_the_central_crop_and_gives_the_same_tensors(tmp_path):
+  # Odd and even sides, portrait and landscape, colour and grey: the central window computed from
+  # the header must be exactly tf.image.central_crop's, and the pixels exactly a full decode's.
+  from PIL import Image
+  from datasets import convert_image_folder
+  from datasets import dataset_factory
+  from preprocessing import preprocessing_factory
+  from slimlib import inputs
+  rng = np.random.RandomState(3)
+  sizes = [(57, 91), (91, 57), (64, 64), (33, 120), (200, 151), (17, 19)]
+  for k in range(2):
+    os.makedirs(str(tmp_path / 'src' / ('c%d' % k)))
+  for i, (height, width) in enumerate(sizes * 2):
+    pixels = rng.randint(0, 256, (height // 8 + 1, width // 8 + 1, 3)).astype(np.uint8)
+    image = Image.fromarray(pixels).resize((width, height), Image.BICUBIC)
+    if i % 5 == 4:
+      image = image.convert('L').convert('RGB')
+    image.save(str(tmp_path / 'src' / ('c%d' % (i % 2)) / ('%d.jpg' % i)), quality=85)
+  out = str(tmp_path / 'data')
+  convert_image_folder.run(out, images_dir=str(tmp_path / 'src'), validation_fraction=0.0,
+                           num_shards=2, num_workers=1)
+  results = {}
+  for pipeline in ('tf_data', 'queue'):
+    with tf.Graph().as_default() as graph:
+      dataset = dataset_factory.get_dataset('custom', 'train', out)
+      preprocess = preprocessing_factory.get_preprocessing('inception', is_training=False)
+      next_batch = inputs.batches(dataset, preprocess, 29, 5, is_training=False,
+                                  pipeline=pipeline, num_epochs=1)
+      if pipeline == 'tf_data':
+        function_ops = {node.op for function in graph.as_graph_def().library.function
+                        for node in function.node_def}
+        assert 'DecodeAndCropJpeg' in function_ops
+      tensors = next_batch()
+      with tf.train.MonitoredSession() as session:
+        results[pipeline] = _read_all(session, tensors)
+  (fast_images, fast_labels), (images, labels) = results['tf_data'], results['queue']
+  assert len(labels) == len(sizes) * 2
+  by_example = {(int(label), image.tobytes()) for image, label in zip(images, labels)}
+  assert {(int(label), image.tobytes())
+          for image, label in zip(fast_images, fast_labels)} == by_example
+
+
 def test_session_config_for_bfloat16_needs_onednn():
   from slimlib import precision
   from slimlib.errors import UserError
