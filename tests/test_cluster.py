@@ -313,7 +313,7 @@ def _losses_of(opts):
 
 
 def test_two_cpu_clones_follow_one_clone_on_the_double_batch(digits_dir, tmp_path, monkeypatch):
-  """Same data order (no shuffling) and the same start (the first run's step-0 checkpoint): two
+  """Same data order (no shuffling) and the same start (a one-step run's checkpoint): two
   clones on batches of B follow one clone on batches of 2B. LeNet's dropout draws other masks in
   each run, hence a tolerance."""
   from slimlib import inputs
@@ -323,8 +323,11 @@ def test_two_cpu_clones_follow_one_clone_on_the_double_batch(digits_dir, tmp_pat
                 train_image_size=8, optimizer='sgd', learning_rate=0.02,
                 learning_rate_decay_type='fixed', weight_decay=0.0, max_number_of_steps=12,
                 log_every_n_steps=1, num_preprocessing_threads=1, save_interval_secs=100000)
-  one = _losses_of(train_options(train_dir=str(tmp_path / 'one'), batch_size=128, **common))
-  start = str(tmp_path / 'one' / 'model.ckpt-0')
+  first = dict(common, max_number_of_steps=1)
+  _losses_of(train_options(train_dir=str(tmp_path / 'start'), batch_size=8, **first))
+  start = str(tmp_path / 'start' / 'model.ckpt-1')
+  one = _losses_of(train_options(train_dir=str(tmp_path / 'one'), batch_size=128,
+                                 checkpoint_path=start, **common))
   two = _losses_of(train_options(train_dir=str(tmp_path / 'two'), batch_size=64, num_clones=2,
                                  clone_on_cpu=True, checkpoint_path=start, **common))
   assert len(one) == len(two) == 12

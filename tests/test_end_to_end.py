@@ -88,6 +88,10 @@ def test_flowers_convert_train_eval_export_freeze_label(flowers_dir, tmp_path):
               'MobilenetV1/Conv2d_0/weights', 'losses/softmax_cross_entropy_loss/value'):
     assert tag in tags, (tag, sorted(tags)[:30])
   assert any(t.startswith('clone_loss') for t in tags)  # from model_deploy
+  # TensorBoard's graph is in the events file; import_meta_graph users get the .meta.
+  assert any(event.graph_def for path in glob.glob(str(train_dir / 'events.out.tfevents.*'))
+             for event in tf.train.summary_iterator(path))
+  assert os.path.exists(str(train_dir / 'model.ckpt-4.meta'))
   with open(train_dir / 'flags.json') as f:
     assert json.load(f)['model_name'] == 'mobilenet_v1_025'
 
