@@ -217,9 +217,8 @@ _ONEDNN_PROBE = (
     'print(int(precision.onednn_enabled()))' % ROOT)
 
 
-@pytest.mark.skipif(os.uname().machine != 'x86_64', reason='oneDNN is switched on by default only '
-                    'on x86 CPUs')
 def test_a_script_process_gets_onednn_and_the_variable_still_turns_it_off():
+  from slimlib import precision
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
   env.pop('TF_ENABLE_ONEDNN_OPTS', None)
   default = subprocess.run([sys.executable, '-c', _ONEDNN_PROBE], env=env, capture_output=True,
@@ -227,8 +226,11 @@ def test_a_script_process_gets_onednn_and_the_variable_still_turns_it_off():
   env['TF_ENABLE_ONEDNN_OPTS'] = '0'
   off = subprocess.run([sys.executable, '-c', _ONEDNN_PROBE], env=env, capture_output=True,
                        text=True, timeout=300)
-  assert default.stdout.split()[-1:] == ['1'], default.stderr[-2000:]
   assert off.stdout.split()[-1:] == ['0'], off.stderr[-2000:]
+  assert default.returncode == 0, default.stderr[-2000:]
+  # The default is forced on x86 only; elsewhere it is TensorFlow's own choice.
+  if precision.platform.machine().lower() in precision._ONEDNN_MACHINES:
+    assert default.stdout.split()[-1:] == ['1'], default.stderr[-2000:]
 
 
 _REWRITE_PROBE = r'''
