@@ -19,6 +19,7 @@ from nets import nets_factory
 from preprocessing import preprocessing_factory
 from slimlib import checkpoints
 from slimlib import cluster
+from slimlib import histograms
 from slimlib import inputs
 from slimlib import precision
 from slimlib.errors import UserError
@@ -163,7 +164,7 @@ def _scalar(tag, tensor):
 
 
 def _histogram(tag, tensor):
-  return tf.raw_ops.HistogramSummary(tag=tag, values=tensor, name='summary')
+  return histograms.histogram_summary(tag, tensor)
 
 
 def _to_uint8(images):
