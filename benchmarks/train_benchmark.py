@@ -23,6 +23,7 @@ FLOPs (model_stats.multiply_adds, from the graph at batch 1) x batch.
 A benchmark, not a test (nothing asserted, not collected by pytest). The machine is shared: rounds
 alternate between configurations and medians are reported.
 """
+import functools
 import json
 import os
 import re
@@ -109,7 +110,10 @@ def _worker_original():
   import tensorflow.compat.v1 as tf
   import tf_slim as slim
   from datasets import dataset_factory
-  from slimlib import training
+  from slimlib import histograms, training
+  # The original's histograms came from TensorFlow's own kernel, for every tensor.
+  histograms.histogram_summaries = functools.partial(histograms.histogram_summaries,
+                                                     fast_min_size=float('inf'))
   opts = _train_options(model_name=FLAGS.model, batch_size=FLAGS.batch,
                         input_pipeline='queue')
   tf.logging.set_verbosity(tf.logging.INFO)

@@ -3,32 +3,39 @@
 The training script records a histogram of every end point and every model variable, as the
 original did. TensorFlow's HistogramSummary kernel walks its input on one thread with a binary
 search per value: for inception_v3 at batch 32 that is 224 million activations and about 8 s added
-to the first training step on a 2-core CPU. `histogram_summary` returns the same serialized
-`Summary` (same buckets and counts, same min, max and count; the sum and sum of squares agree to
-float rounding) from a handful of element-wise passes that use every core:
+to the first training step on a 2-core CPU. `histogram_summaries` returns the same histograms
+(same buckets and counts, same min, max and count; the sum and sum of squares agree to float
+rounding) from a handful of element-wise passes that use every core:
 
 - TensorFlow's bucket limits are 0, +-1e-12 * 1.1**k up to 1e20, and +-DBL_MAX, and a value goes
   in the bucket whose limit is the first one above it (std::upper_bound).
 - The top 13 bits of a float32 (sign, exponent, 4 mantissa bits) cut the line into ranges at most
   6.25% wide, narrower than a bucket (10%), so a range holds at most one limit: a table built once
   gives the bucket of the range's lowest value, and one comparison with the next limit above it
-  (a second table) finishes.
-  The limits are compared as float32 rounded up, which gives the same answer as comparing the
-  value with the float64 limit.
+  (a second table) finishes. The limits are compared as float32 rounded up, which gives the same
+  answer as comparing the value with the float64 limit.
+- Sums are float32 along the last axis, then float64; the tensor is first scaled by a power of two
+  (exact) when its largest value could overflow a float32 sum of squares.
 - Runs of empty buckets are folded into their last bucket, as TensorFlow's EncodeToProto does.
+  This and the encoding are done once for all the large tensors together, so a graph with hundreds
+  of histograms stays quick to build.
 - Like the kernel, a NaN or infinite value is an error naming the tag.
 
-Inputs that are not float32 go to TensorFlow's own kernel.
+Small tensors (TensorFlow's kernel takes microseconds for them and one op builds faster than
+twenty), tensors of another dtype and tensors of unknown shape go to TensorFlow's own kernel.
 """
+import weakref
+
 import numpy as np
 import tensorflow.compat.v1 as tf
 
 _PREFIX_SHIFT = 19  # keep sign, exponent and the top 4 mantissa bits of a float32
-_TABLE_COLLECTION = '_slim_histogram_tables'
-# Above this (max |x|)^2 * (last dimension), float32 partial sums of squares could overflow.
-_FLOAT32_SAFE = 1e36
-# Tensors up to this size have their sums taken in float64 all the way.
-_SMALL = 1 << 20
+# Tensors with fewer values than this go to TensorFlow's kernel (a few milliseconds at most).
+FAST_MIN_SIZE = 1 << 18
+# Scaled values stay below 2**_SCALED_EXPONENT, so a float32 sum of up to 2**40 squares is finite.
+_SCALED_EXPONENT = 40
+# Partial sums run along the last axis if it is at most this long (else value by value).
+_MAX_ROW = 4096
 
 
 def bucket_limits():
@@ -71,87 +78,154 @@ def _prefix_table(limits):
 _LIMITS = bucket_limits()
 _LIMITS_FLOAT32_UP = _round_up_to_float32(_LIMITS)
 _TABLE = _prefix_table(_LIMITS)
+_BY_GRAPH = weakref.WeakKeyDictionary()
 
 
-def _constants():
-  """The graph's shared constants (bucket table, threshold table, limits), created once."""
-  graph = tf.get_default_graph()
-  found = graph.get_collection(_TABLE_COLLECTION)
-  if found:
-    return found
-  with tf.name_scope(None), tf.control_dependencies(None), tf.device(None):
+class _Constants(object):
+  """The graph's shared constants, so each histogram adds ops but no new constants."""
+
+  def __init__(self):
     with tf.name_scope('histogram_buckets'):
-      constants = [tf.constant(_TABLE, name='prefix_bucket'),
-                   tf.constant(_LIMITS_FLOAT32_UP[_TABLE], name='prefix_threshold'),
-                   tf.constant(_LIMITS, name='limits')]
-  for constant in constants:
-    graph.add_to_collection(_TABLE_COLLECTION, constant)
-  return constants
+      self.bucket = tf.constant(_TABLE, name='prefix_bucket')
+      self.threshold = tf.constant(_LIMITS_FLOAT32_UP[_TABLE], name='prefix_threshold')
+      self.limits = tf.constant(_LIMITS, name='limits')
+      self.no_weights = tf.zeros([0], tf.float64, name='no_weights')
+      self.size = tf.constant(len(_LIMITS), name='size')
+      self.shift = tf.constant(_PREFIX_SHIFT, tf.uint32, name='shift')
+      self.flat = tf.constant([-1], name='flat')
+      self.column = tf.constant([-1, 1], name='column')
+      self.axis0 = tf.constant(0, name='axis0')
+      self.axis1 = tf.constant(1, name='axis1')
+
+  @classmethod
+  def of_graph(cls):
+    # Not a graph collection: collections are written into every checkpoint's .meta.
+    graph = tf.get_default_graph()
+    if graph not in _BY_GRAPH:
+      with tf.name_scope(None), tf.control_dependencies(None), tf.device(None):
+        _BY_GRAPH[graph] = cls()
+    return _BY_GRAPH[graph]
 
 
-def _bucket_counts(flat, bucket_table, threshold_table):
-  prefix = tf.bitcast(tf.bitwise.right_shift(tf.bitcast(flat, tf.uint32), _PREFIX_SHIFT),
-                      tf.int32)[:, tf.newaxis]
+def _bucket_counts(flat, constants):
+  prefix = tf.reshape(tf.bitcast(tf.bitwise.right_shift(tf.bitcast(flat, tf.uint32),
+                                                        constants.shift), tf.int32),
+                      constants.column)
   # gather_nd is about twice as fast as gather for single-element lookups on CPU.
-  low_bucket = tf.gather_nd(bucket_table, prefix)
-  passed = tf.cast(flat >= tf.gather_nd(threshold_table, prefix), tf.int32)
-  return tf.raw_ops.Bincount(arr=low_bucket + passed, size=len(_LIMITS),
-                             weights=tf.zeros([0], tf.float64))
+  low_bucket = tf.gather_nd(constants.bucket, prefix)
+  passed = tf.cast(flat >= tf.gather_nd(constants.threshold, prefix), tf.int32)
+  return tf.raw_ops.Bincount(arr=low_bucket + passed, size=constants.size,
+                             weights=constants.no_weights)
 
 
-def _sums(values, flat, smallest, largest):
-  """(sum, sum of squares) in float64, without a float64 copy of a large tensor."""
-  def exact():
-    as_double = tf.cast(flat, tf.float64)
-    return tf.reduce_sum(as_double), tf.reduce_sum(tf.square(as_double))
-
-  size = values.shape.num_elements()
-  if values.shape.ndims in (None, 0, 1) or (size is not None and size <= _SMALL):
-    return exact()
-
-  def partial():
-    # float32 sums along the last axis (a few hundred values each), added up in float64.
-    rows = tf.reduce_sum(values, axis=-1)
-    squares = tf.reduce_sum(tf.square(values), axis=-1)
-    return (tf.reduce_sum(tf.cast(rows, tf.float64)),
-            tf.reduce_sum(tf.cast(squares, tf.float64)))
-
+def _power_of_two_scales(smallest, largest):
+  """Per tensor, 2**-k (float32, k >= 0) that brings its largest magnitude below
+  2**_SCALED_EXPONENT, and 2**k as float64 to undo it. Exact: only exponents change."""
   magnitude = tf.maximum(-smallest, largest)
-  depth = tf.cast(tf.shape(values)[-1], tf.float64)
-  return tf.cond(magnitude * magnitude * depth < _FLOAT32_SAFE, partial, exact)
+  exponent = tf.bitwise.right_shift(tf.bitcast(magnitude, tf.int32), 23) - 127
+  shift = tf.maximum(exponent + 1 - _SCALED_EXPONENT, 0)
+  down = tf.bitcast(tf.bitwise.left_shift(127 - shift, 23), tf.float32)
+  up = tf.bitcast(tf.bitwise.left_shift(tf.cast(1023 + shift, tf.int64), 52), tf.float64)
+  return down, up
 
 
-def _encode(message_type, fields):
+def _partial_sums(values, scale, constants):
+  """float64 (sum, sum of squares) of `values * scale`, from float32 sums along short rows."""
+  shape = values.shape.as_list()
+  row = shape[-1] if len(shape) >= 2 and shape[-1] <= _MAX_ROW else 1
+  scaled = tf.reshape(values, [-1, row]) * scale
+  rows = tf.cast(tf.raw_ops.Sum(input=scaled, axis=constants.axis1), tf.float64)
+  squares = tf.cast(tf.raw_ops.Sum(input=tf.square(scaled), axis=constants.axis1), tf.float64)
+  return (tf.raw_ops.Sum(input=rows, axis=constants.axis0),
+          tf.raw_ops.Sum(input=squares, axis=constants.axis0))
+
+
+def _uses_kernel(values, fast_min_size):
+  return (values.dtype.base_dtype != tf.float32 or not values.shape.is_fully_defined()
+          or values.shape.ndims == 0 or values.shape.num_elements() < max(fast_min_size, 1))
+
+
+def _compact_rows(keep, *matrices):
+  """Moves each row's kept entries to the front (order kept), zeros after them."""
+  where = tf.where(keep)
+  column = tf.gather_nd(tf.cumsum(tf.cast(keep, tf.int64), axis=1) - 1, where)
+  target = tf.stack([where[:, 0], column], axis=1)
+  shape = tf.shape(keep, out_type=tf.int64)
+  return [tf.scatter_nd(target, tf.gather_nd(matrix, where), shape) for matrix in matrices]
+
+
+def _encode(message_type, fields, sizes):
   names = [name for name, _ in fields]
-  values = [tf.reshape(value, [1, -1]) for _, value in fields]
-  sizes = tf.stack([tf.size(value) for value in values])[tf.newaxis]
-  return tf.reshape(tf.io.encode_proto(sizes, values, names, message_type), [])
+  return tf.io.encode_proto(sizes, [value for _, value in fields], names, message_type)
 
 
-def histogram_summary(tag, values, name='summary'):
-  """A serialized `Summary` holding the histogram of `values` under `tag` (exactly `tag`)."""
-  values = tf.convert_to_tensor(values)
-  if values.dtype != tf.float32:
-    return tf.raw_ops.HistogramSummary(tag=tag, values=values, name=name)
-  with tf.name_scope(name):
-    bucket_table, threshold_table, limits = _constants()
-    flat = tf.reshape(values, [-1])
-    counts = _bucket_counts(flat, bucket_table, threshold_table)
-    count = tf.cast(tf.size(flat), tf.float64)
-    empty = tf.equal(count, 0.0)
-    smallest = tf.where(empty, limits[-1], tf.cast(tf.reduce_min(flat), tf.float64))
-    largest = tf.where(empty, -limits[-1], tf.cast(tf.reduce_max(flat), tf.float64))
-    total, squares = _sums(values, flat, smallest, largest)
-    check = tf.debugging.Assert(tf.math.is_finite(total),
-                                ['NaN or infinity in summary histogram for: %s' % tag])
-    # Keep a bucket if it is not empty, or if it ends a run of empty ones (or the list).
-    next_filled = tf.concat([counts[1:] > 0, [True]], axis=0)
-    keep = tf.logical_or(counts > 0, next_filled)
-    with tf.control_dependencies([check]):
-      histogram = _encode('tensorflow.HistogramProto', [
-          ('min', smallest), ('max', largest), ('num', count), ('sum', total),
-          ('sum_squares', squares), ('bucket_limit', tf.boolean_mask(limits, keep)),
-          ('bucket', tf.boolean_mask(counts, keep))])
-    value = _encode('tensorflow.Summary.Value', [('tag', tf.constant(tag)),
-                                                 ('histo', histogram)])
-    return tf.identity(_encode('tensorflow.Summary', [('value', value)]), name='summary')
+def _fast_summary(tags, tensors):
+  """One serialized Summary with a histogram value per tensor (all float32, static shapes)."""
+  constants = _Constants.of_graph()
+  counts, smallest, largest = [], [], []
+  for values in tensors:
+    flat = tf.reshape(values, constants.flat)
+    counts.append(_bucket_counts(flat, constants))
+    smallest.append(tf.raw_ops.Min(input=flat, axis=constants.axis0))
+    largest.append(tf.raw_ops.Max(input=flat, axis=constants.axis0))
+  down, up = _power_of_two_scales(tf.stack(smallest), tf.stack(largest))
+  totals, squares = zip(*[_partial_sums(values, scale, constants)
+                          for values, scale in zip(tensors, tf.unstack(down))])
+  totals = tf.stack(totals) * up
+  squares = tf.stack(squares) * up * up
+
+  finite = tf.math.is_finite(totals)
+  check = tf.debugging.Assert(
+      tf.reduce_all(finite),
+      ['NaN or infinity in summary histogram for:', tf.boolean_mask(tf.constant(tags), ~finite)],
+      summarize=len(tags))
+  counts = tf.stack(counts)
+  # Keep a bucket if it is not empty, or if it ends a run of empty ones (or the list).
+  filled = counts > 0
+  keep = filled | tf.concat([filled[:, 1:], tf.ones_like(filled[:, :1])], axis=1)
+  bucket_limits, buckets = _compact_rows(
+      keep, tf.broadcast_to(constants.limits, tf.shape(counts)), counts)
+  kept = tf.reduce_sum(tf.cast(keep, tf.int32), axis=1, keepdims=True)
+  ones = tf.ones_like(kept)
+  number = len(tensors)
+  column = lambda value: tf.reshape(value, [number, 1])
+  with tf.control_dependencies([check]):
+    histograms = _encode('tensorflow.HistogramProto', [
+        ('min', column(tf.cast(tf.stack(smallest), tf.float64))),
+        ('max', column(tf.cast(tf.stack(largest), tf.float64))),
+        ('num', tf.constant([[float(v.shape.num_elements())] for v in tensors], tf.float64)),
+        ('sum', column(totals)), ('sum_squares', column(squares)),
+        ('bucket_limit', bucket_limits), ('bucket', buckets)],
+        tf.concat([ones, ones, ones, ones, ones, kept, kept], axis=1))
+  values = _encode('tensorflow.Summary.Value',
+                   [('tag', tf.constant([[tag] for tag in tags])),
+                    ('histo', column(histograms))],
+                   tf.ones([number, 2], tf.int32))
+  return tf.reshape(_encode('tensorflow.Summary', [('value', values[tf.newaxis])],
+                            [[number]]), [])
+
+
+def histogram_summaries(tagged_tensors, fast_min_size=FAST_MIN_SIZE, name='summary'):
+  """Serialized `Summary` tensors holding a histogram of each (tag, tensor), under that exact tag.
+
+  Large float32 tensors share one Summary computed with parallel ops; the others get one
+  HistogramSummary op each. Merge the list with tf.summary.merge.
+  """
+  fast_tags, fast_tensors, summaries = [], [], []
+  for tag, values in tagged_tensors:
+    values = tf.convert_to_tensor(values)
+    if _uses_kernel(values, fast_min_size):
+      summaries.append(tf.raw_ops.HistogramSummary(tag=tag, values=values, name=name))
+    else:
+      fast_tags.append(tag)
+      fast_tensors.append(values)
+  if fast_tensors:
+    with tf.name_scope(name):
+      summaries.append(_fast_summary(fast_tags, fast_tensors))
+  return summaries
+
+
+def histogram_summary(tag, values, fast_min_size=FAST_MIN_SIZE, name='summary'):
+  """A serialized `Summary` holding the histogram of `values` under exactly `tag`."""
+  summary, = histogram_summaries([(tag, values)], fast_min_size, name)
+  return summary
