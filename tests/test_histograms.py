@@ -30,7 +30,7 @@ CASES = {
     'zeros': np.zeros([5], np.float32),
     'signed_zero_denormal_extreme': np.array([-0.0, 0.0, 1e-45, -1e-45, 1e-39, 3.4e38, -3.4e38],
                                              np.float32),
-    'huge': (RNG.randn(110, 1000) * 1e18).astype(np.float32),  # scaled before the squares
+    'huge': (RNG.randn(110, 1000) * 1e18).astype(np.float32),  # scaled down before the squares
     'weights_2d': (RNG.randn(1024, 1001) * 0.01).astype(np.float32),
     'long_rows': RNG.randn(3, 5000).astype(np.float32),
     'all_negative': -np.abs(RNG.randn(7, 9, 3)).astype(np.float32) - 1,
@@ -85,7 +85,7 @@ def test_many_tensors_in_one_summary_and_the_kernel_for_small_ones(graph):
   assert sorted(got) == sorted(want) == sorted('activations/' + name for name in arrays)
   for name, array in arrays.items():
     _assert_same(got['activations/' + name], want['activations/' + name], array)
-  assert len(tables) == 10  # built once per graph, shared by every histogram
+  assert len(tables) == 12  # built once per graph, shared by every histogram
 
 
 def test_kernel_for_other_dtypes_and_unknown_shapes(graph):
@@ -132,4 +132,23 @@ def test_hundreds_of_histograms_build_without_control_flow(graph):
   histograms.histogram_summaries(tensors, fast_min_size=0)
   added = graph.get_operations()[before:]
   assert not graph._functions  # no tf.cond / tf.function branches
-  assert len(added) < 25 * len(tensors)
+  assert len(added) < 40 * len(tensors)
+
+
+def test_large_tensors_go_in_pieces_one_at_a_time(graph, monkeypatch):
+  """Pieces (here of 65536 values) give the same histogram, and each piece waits for the last."""
+  monkeypatch.setattr(histograms, '_CHUNK', 1 << 16)
+  arrays = {'relu': CASES['relu'], 'odd': RNG.randn(7, 13, 1001).astype(np.float32)}
+  tensors = {name: tf.constant(array) for name, array in arrays.items()}
+  summary, = histograms.histogram_summaries(
+      [(name, tensor) for name, tensor in tensors.items()], fast_min_size=0)
+  theirs = tf.summary.merge([tf.raw_ops.HistogramSummary(tag=name, values=tensor)
+                             for name, tensor in tensors.items()])
+  bincounts = [op for op in graph.get_operations() if op.type == 'Bincount']
+  assert len(bincounts) == 19 + 2  # 1,228,800 and 91,091 values
+  chained = [op for op in graph.get_operations() if op.type == 'Bitcast' and op.control_inputs]
+  assert len(chained) == len(bincounts) - 2  # the first piece of each tensor waits for none
+  with tf.Session() as session:
+    got, want = (_values(s) for s in session.run([summary, theirs]))
+  for name, array in arrays.items():
+    _assert_same(got[name], want[name], array)
