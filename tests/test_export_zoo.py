@@ -79,4 +79,7 @@ def test_export_freeze_run(name, tmp_path):
   out = exporting.run_graph(frozen, exporting.INPUT_NODE, info['output'], image)
   assert out.shape[0] == 1 and out.shape[-1] == _NUM_CLASSES, out.shape
   assert np.all(np.isfinite(out))
-  np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5 * max(1.0, np.abs(expected).max()))
+  # Freezing lets Grappler fold the weights into the kernels (oneDNN fuses them differently), so
+  # float32 rounding differs through the depth of the net: with random weights a probability of
+  # 0.08 came out 2.5e-4 apart (inception_v2). A wrong weight or a missed variable is far larger.
+  np.testing.assert_allclose(out, expected, rtol=1e-3, atol=1e-4 * max(1.0, np.abs(expected).max()))
