@@ -344,6 +344,8 @@ def test_export_model_moving_average(lenet_with_averages, tmp_path):
     path = str(tmp_path / ('frozen_%s.pb' % decay))
     serving.export_frozen_graph(info, checkpoint, path, moving_average_decay=decay)
     model = serving.FrozenModel(path)
+    # Logits up to ~30: the frozen graph's folded weights round differently under oneDNN (one CI
+    # run: 2.5e-5 apart at 1.3). The averaged weights (scale 0.5) would move them by far more.
     np.testing.assert_allclose(model.logits(image), _lenet_logits(checkpoint, scale, image),
-                               rtol=1e-5, atol=1e-5)
+                               rtol=1e-4, atol=1e-4)
     model.close()
