@@ -10,10 +10,11 @@ rounding) from a handful of element-wise passes that use every core:
 - TensorFlow's bucket limits are 0, +-1e-12 * 1.1**k up to 1e20, and +-DBL_MAX, and a value goes
   in the bucket whose limit is the first one above it (std::upper_bound).
 - The top 13 bits of a float32 (sign, exponent, 4 mantissa bits) cut the line into ranges at most
-  6.25% wide, narrower than a bucket (10%), so a range holds at most one limit: a table built once
-  gives the bucket of the range's lowest value, and one comparison with the next limit above it
-  (a second table) finishes. The limits are compared as float32 rounded up, which gives the same
-  answer as comparing the value with the float64 limit.
+  6.25% wide, narrower than a bucket (10%), so a range holds at most one limit. Each value is
+  compared with the limit in its range (one table lookup; limits compared as float32 rounded up,
+  which gives the same answer as comparing with the float64 limit) and counted by (range, above
+  the limit or not); a second table, applied to the 16384 counts rather than to every value, turns
+  those into buckets.
 - Sums are float32 along the last axis, then float64; a tensor whose largest value could overflow
   a float32 sum of squares is scaled down first.
 - Tensors are processed in pieces of 4M values, one piece at a time, so the temporaries add at
@@ -83,6 +84,11 @@ def _prefix_table(limits):
 _LIMITS = bucket_limits()
 _LIMITS_FLOAT32_UP = _round_up_to_float32(_LIMITS)
 _TABLE = _prefix_table(_LIMITS)
+_PREFIXES = len(_TABLE)
+# A value's key is its prefix, plus _PREFIXES if it is at or above its prefix's threshold; a key's
+# bucket is its prefix's lowest bucket, plus one above the threshold. Only a non-finite value can
+# pass the threshold of the last bucket (DBL_MAX): its key goes to an extra bucket, never reported.
+_KEY_BUCKET = np.minimum(np.concatenate([_TABLE, _TABLE + 1]), len(_LIMITS)).astype(np.int32)
 _BY_GRAPH = weakref.WeakKeyDictionary()
 
 
@@ -91,11 +97,13 @@ class _Constants(object):
 
   def __init__(self):
     with tf.name_scope('histogram_buckets'):
-      self.bucket = tf.constant(_TABLE, name='prefix_bucket')
       self.threshold = tf.constant(_LIMITS_FLOAT32_UP[_TABLE], name='prefix_threshold')
+      self.key_bucket = tf.constant(_KEY_BUCKET, name='key_bucket')
       self.limits = tf.constant(_LIMITS, name='limits')
       self.no_weights = tf.zeros([0], tf.float64, name='no_weights')
-      self.size = tf.constant(len(_LIMITS), name='size')
+      self.keys = tf.constant(2 * _PREFIXES, name='keys')
+      self.prefixes = tf.constant(_PREFIXES, name='prefixes')
+      self.buckets = tf.constant(len(_LIMITS), name='buckets')
       self.shift = tf.constant(_PREFIX_SHIFT, tf.uint32, name='shift')
       self.flat = tf.constant([-1], name='flat')
       self.column = tf.constant([-1, 1], name='column')
@@ -137,20 +145,27 @@ def _pieces(tensor, rows):
   return tf.split(tensor, [rows] * (total // rows) + ([total % rows] if total % rows else []))
 
 
-def _bucket_counts(flat, constants, chain):
+def _key_counts(flat, constants, chain):
+  """float64 counts of the values' keys (prefix, above the prefix's threshold or not)."""
   counts = []
   for piece in _pieces(flat, _CHUNK):
     with chain.next_piece():
       bits = tf.bitcast(piece, tf.uint32)
-    prefix = tf.reshape(tf.bitcast(tf.bitwise.right_shift(bits, constants.shift), tf.int32),
-                        constants.column)
-    # gather_nd is about twice as fast as gather for single-element lookups on CPU.
-    low_bucket = tf.gather_nd(constants.bucket, prefix)
-    passed = tf.cast(piece >= tf.gather_nd(constants.threshold, prefix), tf.int32)
-    counts.append(tf.raw_ops.Bincount(arr=low_bucket + passed, size=constants.size,
+    prefix = tf.bitcast(tf.bitwise.right_shift(bits, constants.shift), tf.int32)
+    # gather_nd is faster than gather for single-element lookups on CPU.
+    threshold = tf.gather_nd(constants.threshold, tf.reshape(prefix, constants.column))
+    above = tf.cast(piece >= threshold, tf.int32) * constants.prefixes
+    counts.append(tf.raw_ops.Bincount(arr=prefix + above, size=constants.keys,
                                       weights=constants.no_weights))
     chain.done(counts[-1])
   return counts[0] if len(counts) == 1 else tf.add_n(counts)
+
+
+def _buckets_from_keys(key_counts, constants):
+  """[tensors, keys] counts -> [tensors, buckets] counts."""
+  by_bucket = tf.math.unsorted_segment_sum(tf.transpose(key_counts), constants.key_bucket,
+                                           constants.buckets + 1)
+  return tf.transpose(by_bucket[:-1])
 
 
 def _scales(smallest, largest, constants):
@@ -209,7 +224,7 @@ def _fast_summary(tags, tensors):
     # tensors (which would keep every activation alive until the last one is computed).
     chain = _Chain()
     flat = tf.reshape(values, constants.flat)
-    counts.append(_bucket_counts(flat, constants, chain))
+    counts.append(_key_counts(flat, constants, chain))
     smallest.append(tf.raw_ops.Min(input=flat, axis=constants.axis0))
     largest.append(tf.raw_ops.Max(input=flat, axis=constants.axis0))
     down, up = _scales(smallest[-1], largest[-1], constants)
@@ -223,7 +238,7 @@ def _fast_summary(tags, tensors):
       tf.reduce_all(finite),
       ['NaN or infinity in summary histogram for:', tf.boolean_mask(tf.constant(tags), ~finite)],
       summarize=len(tags))
-  counts = tf.stack(counts)
+  counts = _buckets_from_keys(tf.stack(counts), constants)
   # Keep a bucket if it is not empty, or if it ends a run of empty ones (or the list).
   filled = counts > 0
   keep = filled | tf.concat([filled[:, 1:], tf.ones_like(filled[:, :1])], axis=1)
