@@ -94,6 +94,21 @@ def test_without_compat_tf_slim_batch_norm_breaks():
   assert 'legacy_tf_layers' in result.stderr or 'tf_keras' in result.stderr
 
 
+def test_tf_keras_is_imported_only_when_a_legacy_layer_needs_it():
+  # Fix 1 is an import hook: the fused batch norm (every net of the zoo) never loads tf-keras.
+  code = ('import sys; from slimlib import compat; import tensorflow.compat.v1 as tf; '
+          'import tf_slim as slim; slim.batch_norm(tf.zeros([2, 3, 3, 4]), is_training=True); '
+          'print("before", "tf_keras" in sys.modules); '
+          'slim.batch_norm(tf.zeros([2, 3, 3, 4]), is_training=True, renorm=True); '
+          'print("after", "tf_keras" in sys.modules, '
+          'sys.modules["tf_keras.legacy_tf_layers.normalization"].__name__)')
+  result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert 'before False' in result.stdout
+  assert 'after True tf_keras.src.legacy_tf_layers.normalization' in result.stdout
+
+
 def test_tensors_and_variables_hash_by_identity_as_in_tf1(graph):
   a = tf.get_variable('a', [2])
   b = tf.constant([1.0, 2.0])
