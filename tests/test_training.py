@@ -132,6 +132,24 @@ def test_nan_loss_stops_before_saving_and_names_the_last_checkpoint(digits_dir, 
              if n.startswith('LeNet/'))
 
 
+def test_one_process_builds_no_readiness_checks_and_still_resumes(digits_dir, tmp_path, graph):
+  # Training alone skips the two report_uninitialized_variables graphs (start-up time); a second
+  # run in the same folder still restores every variable and goes on from the saved step.
+  from slimlib import training
+  first = training.train(_lenet_options(digits_dir, tmp_path, max_number_of_steps=2,
+                                        optimizer='sgd'))
+  meta = tf.train.import_meta_graph(first + '.meta', clear_devices=True)
+  assert meta is not None
+  names = [op.name for op in graph.get_operations()]
+  assert not [name for name in names if 'report_uninitialized_variables' in name]
+  before = tf.train.NewCheckpointReader(first).get_tensor('LeNet/conv1/weights')
+  second = training.train(_lenet_options(digits_dir, tmp_path, max_number_of_steps=4,
+                                         optimizer='sgd', learning_rate=0.0))
+  assert second.endswith('-4')
+  after = tf.train.NewCheckpointReader(second).get_tensor('LeNet/conv1/weights')
+  np.testing.assert_array_equal(before, after)  # restored (not re-initialised); SGD at rate 0
+
+
 def _start_training(digits_dir, train_dir, steps, *extra):
   command = [sys.executable, os.path.join(ROOT, 'train_image_classifier.py'),
              '--train_dir=%s' % train_dir, '--dataset_name=custom',
