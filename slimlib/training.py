@@ -281,6 +281,11 @@ def build_model_inputs(opts, dataset, is_training, num_epochs=None):
   return spec, network_fn, next_batch
 
 
+# Grappler optimisers that changed nothing in the executed CPU training graphs of slim's nets.
+CPU_IDLE_OPTIMIZERS = ('layout_optimizer', 'function_optimization', 'loop_optimization',
+                       'implementation_selector', 'common_subgraph_elimination')
+
+
 def _training_session_config(opts, config):
   """The training session's ConfigProto: the precision rewrite, and one round of Grappler.
 
@@ -288,16 +293,21 @@ def _training_session_config(opts, config):
   which cost seconds of start-up on a CPU. Turning it off saved 5 s of inception_v3's first step
   but made inception_v1's steps about 5% slower, so it stays on with one round of its optimisers
   instead of the default two (the second found nothing more on slim's training graphs). On a
-  CPU-only machine the layout and memory optimisers are off too: they convert layouts and swap
-  or recompute tensors for GPUs, changed nothing on inception_v3's CPU graph, and took 1 s of its
-  first step (0.3 s and 0.75 s, TF_CPP_VMODULE=meta_optimizer=1).
+  CPU-only machine the optimisers that leave slim's CPU training graphs exactly as they were are
+  off too (CPU_IDLE_OPTIMIZERS; tests/test_speed.py compares the executed graphs): the layout and
+  memory optimisers convert layouts and swap or recompute tensors for GPUs; the MLIR (tfg) pass,
+  function inlining, loop and implementation selection and common-subgraph elimination found
+  nothing that the others did not. Together they took about 2 s of inception_v3's first step
+  (TF_CPP_VMODULE=meta_optimizer=1).
   """
   from tensorflow.core.protobuf import rewriter_config_pb2  # pylint: disable=g-import-not-at-top
   config = precision.session_config(getattr(opts, 'mixed_precision', 'none'), config)
   rewrite = config.graph_options.rewrite_options
   rewrite.meta_optimizer_iterations = rewriter_config_pb2.RewriterConfig.ONE
   if not tf.config.list_physical_devices('GPU'):
-    rewrite.layout_optimizer = rewriter_config_pb2.RewriterConfig.OFF
+    rewrite.disable_tfg_optimizer = True
+    for name in CPU_IDLE_OPTIMIZERS:
+      setattr(rewrite, name, rewriter_config_pb2.RewriterConfig.OFF)
     rewrite.memory_optimization = rewriter_config_pb2.RewriterConfig.NO_MEM_OPT
   return config
 

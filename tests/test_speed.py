@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -191,6 +192,53 @@ def test_session_config_for_bfloat16_needs_onednn():
   else:
     with pytest.raises(UserError, match='TF_ENABLE_ONEDNN_OPTS=1'):
       precision.session_config('bfloat16')
+
+
+def _executed_graph(config, model_name, size):
+  """The optimised graph a training step of `model_name` executes under `config`, as a multiset of
+  (op, inputs, fused ops) - names aside."""
+  import collections
+  from nets import nets_factory
+  with tf.Graph().as_default():
+    tf.set_random_seed(1)
+    images = tf.random.uniform([2, size, size, 3])
+    labels = tf.one_hot(tf.constant([1, 2]), 10)
+    logits, _ = nets_factory.get_network_fn(model_name, 10, is_training=True)(images)
+    tf.losses.softmax_cross_entropy(labels, logits)
+    train_op = slim.learning.create_train_op(tf.losses.get_total_loss(),
+                                             tf.train.RMSPropOptimizer(0.01))
+    with tf.Session(config=config) as session:
+      session.run(tf.global_variables_initializer())
+      metadata = tf.RunMetadata()
+      session.run(train_op, options=tf.RunOptions(output_partition_graphs=True),
+                  run_metadata=metadata)
+  return collections.Counter(
+      (node.op, len(node.input), tuple(node.attr['fused_ops'].list.s))
+      for graph in metadata.partition_graphs for node in graph.node)
+
+
+@pytest.mark.parametrize('model_name,size', [('mobilenet_v1', 64), ('inception_v1', 224)])
+def test_grappler_optimizers_left_out_on_cpu_change_nothing_in_the_step(model_name, size):
+  # training._training_session_config turns these off on CPU-only machines to save start-up
+  # time; with them on, the executed training step must be the very same graph.
+  from tensorflow.core.protobuf import rewriter_config_pb2
+  from slimlib import training
+  everything = tf.ConfigProto()
+  everything.graph_options.rewrite_options.meta_optimizer_iterations = \
+      rewriter_config_pb2.RewriterConfig.ONE
+  trimmed = tf.ConfigProto()
+  trimmed.CopyFrom(everything)
+  rewrite = trimmed.graph_options.rewrite_options
+  rewrite.disable_tfg_optimizer = True
+  for name in training.CPU_IDLE_OPTIMIZERS:
+    setattr(rewrite, name, rewriter_config_pb2.RewriterConfig.OFF)
+  rewrite.memory_optimization = rewriter_config_pb2.RewriterConfig.NO_MEM_OPT
+  if not tf.config.list_physical_devices('GPU'):
+    assert training._training_session_config(
+        types.SimpleNamespace(mixed_precision='none'), tf.ConfigProto()) == trimmed
+  reference = _executed_graph(everything, model_name, size)
+  assert sum(reference.values()) > 100
+  assert _executed_graph(trimmed, model_name, size) == reference
 
 
 def test_scripts_run_onednn_kernels_on_x86_unless_the_user_says_otherwise(monkeypatch):
