@@ -23,7 +23,6 @@ FLOPs (model_stats.multiply_adds, from the graph at batch 1) x batch.
 A benchmark, not a test (nothing asserted, not collected by pytest). The machine is shared: rounds
 alternate between configurations and medians are reported.
 """
-import functools
 import json
 import os
 import re
@@ -110,10 +109,7 @@ def _worker_original():
   import tensorflow.compat.v1 as tf
   import tf_slim as slim
   from datasets import dataset_factory
-  from slimlib import histograms, training
-  # The original's histograms came from TensorFlow's own kernel, for every tensor.
-  histograms.histogram_summaries = functools.partial(histograms.histogram_summaries,
-                                                     fast_min_size=float('inf'))
+  from slimlib import training
   opts = _train_options(model_name=FLAGS.model, batch_size=FLAGS.batch,
                         input_pipeline='queue')
   tf.logging.set_verbosity(tf.logging.INFO)
@@ -133,8 +129,10 @@ def _worker_original():
     optimizer = training.configure_optimizer(rate, opts)
     train_op = slim.learning.create_train_op(total_loss, optimizer)
     # The original script's summaries (activations, sparsity, losses, variables, learning rate),
-    # which its Supervisor computes at start-up and then every save_summaries_secs.
-    summary_op = training._add_summaries(end_points, '', rate, total_loss)
+    # which its Supervisor computes at start-up and then every save_summaries_secs; all its
+    # histograms came from TensorFlow's own kernel.
+    summary_op = training._add_summaries(end_points, '', rate, total_loss,
+                                         histogram_min_size=float('inf'))
     last = [None]
 
     def timed_step(session, train_op, global_step, kwargs):

@@ -170,7 +170,10 @@ def _to_uint8(images):
   return tf.cast(255 * (images - low) / tf.maximum(high - low, 1e-6), tf.uint8)
 
 
-def _add_summaries(end_points, clone_scope, learning_rate, total_loss, averages=()):
+def _add_summaries(end_points, clone_scope, learning_rate, total_loss, averages=(),
+                   histogram_min_size=histograms.FAST_MIN_SIZE):
+  """The original script's summaries; histograms of tensors with at least `histogram_min_size`
+  values come from slimlib.histograms' parallel ops (inf: TensorFlow's kernel for all)."""
   summaries = set(tf.get_collection(tf.GraphKeys.SUMMARIES))
   summaries.update(tf.get_collection('input_images'))
   histogram_inputs = []
@@ -185,7 +188,7 @@ def _add_summaries(end_points, clone_scope, learning_rate, total_loss, averages=
     for variable, average in averages:
       if average is not None:
         histogram_inputs.append(('moving_average/' + variable.op.name, average))
-    summaries.update(histograms.histogram_summaries(histogram_inputs))
+    summaries.update(histograms.histogram_summaries(histogram_inputs, histogram_min_size))
     summaries.add(_scalar('learning_rate', learning_rate))
     summaries.add(_scalar('total_loss', total_loss))
   return tf.summary.merge(list(summaries), name='summary_op')
