@@ -299,10 +299,10 @@ def report(results, startup, peak32, peak16, original_env):
     for config, runs in result['runs'].items():
       peak = peak16 if config == 'bf16' else peak32
       achieved = speed[config] * result['flops_per_image'] / 1e9
-      ratio = speed[config] / speed['original'] if 'original' in speed else float('nan')
+      ratio = ('%.2fx' % (speed[config] / speed['original'])) if 'original' in speed else ''
       hidden = (speed['tf_data'] / speed['random'] if config == 'tf_data' and 'random' in speed
                 else None)
-      lines.append('| %s | %s | %.2f | %.2fx | %s | %.0f%% (%.0f / %.0f GFLOP/s) | %.0f | %.1f |' % (
+      lines.append('| %s | %s | %.2f | %s | %s | %.0f%% (%.0f / %.0f GFLOP/s) | %.0f | %.1f |' % (
           model, config, speed[config], ratio, '%.2f' % hidden if hidden else '',
           100 * achieved / peak, achieved, peak, _median([r['rss_mb'] for r in runs]),
           _median([r['startup'] for r in runs])))
