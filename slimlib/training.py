@@ -300,8 +300,8 @@ def _training_session_config(opts, config):
   off too (CPU_IDLE_OPTIMIZERS; tests/test_speed.py compares the executed graphs): the layout and
   memory optimisers convert layouts and swap or recompute tensors for GPUs; the MLIR (tfg) pass,
   function inlining, loop and implementation selection and common-subgraph elimination found
-  nothing that the others did not. Together they took about 2 s of inception_v3's first step
-  (TF_CPP_VMODULE=meta_optimizer=1).
+  nothing that the others did not. Together they took about 1 s on inception_v3's step graph,
+  plus their share on each initialisation graph (TF_CPP_VMODULE=meta_optimizer=1).
   """
   from tensorflow.core.protobuf import rewriter_config_pb2  # pylint: disable=g-import-not-at-top
   config = precision.session_config(getattr(opts, 'mixed_precision', 'none'), config)
@@ -349,9 +349,9 @@ class _ScaffoldWithoutReadyChecks(tf.train.Scaffold):
   """For one process training alone: no readiness checks after initialisation.
 
   The default checks are two report_uninitialized_variables graphs (a few thousand ops to build)
-  run before and after local init, each a separate graph for Grappler and the executor: about
-  1.5 s of start-up for an Inception V3. Alone, they cannot fail: the init op initialises every
-  global variable, a restore fails itself on a variable missing from the checkpoint, and
+  run before and after local init, each a separate graph for Grappler and the executor: 1.25 s
+  of runs for an Inception V3, plus the build. Alone, they cannot fail: the init op initialises
+  every global variable, a restore fails itself on a variable missing from the checkpoint, and
   local_init_op still runs. Workers of a cluster keep them (that is how they wait for the chief).
   """
 
