@@ -297,8 +297,8 @@ def _training_session_config(opts, config):
   but made inception_v1's steps about 5% slower, so it stays on with one round of its optimisers
   instead of the default two (the second found nothing more on slim's training graphs). On a
   CPU-only machine the optimisers that leave slim's CPU training graphs exactly as they were are
-  off too (CPU_IDLE_OPTIMIZERS; tests/test_speed.py compares the executed graphs): the layout and
-  memory optimisers convert layouts and swap or recompute tensors for GPUs; the MLIR (tfg) pass,
+  off too (skip_idle_cpu_optimizers; tests/test_speed.py compares the executed graphs): the layout
+  and memory optimisers convert layouts and swap or recompute tensors for GPUs; the MLIR (tfg) pass,
   function inlining, loop and implementation selection and common-subgraph elimination found
   nothing that the others did not. Together they took about 1 s on inception_v3's step graph,
   plus their share on each initialisation graph (TF_CPP_VMODULE=meta_optimizer=1).
@@ -308,11 +308,17 @@ def _training_session_config(opts, config):
   rewrite = config.graph_options.rewrite_options
   rewrite.meta_optimizer_iterations = rewriter_config_pb2.RewriterConfig.ONE
   if not tf.config.list_physical_devices('GPU'):
-    rewrite.disable_tfg_optimizer = True
-    for name in CPU_IDLE_OPTIMIZERS:
-      setattr(rewrite, name, rewriter_config_pb2.RewriterConfig.OFF)
-    rewrite.memory_optimization = rewriter_config_pb2.RewriterConfig.NO_MEM_OPT
+    skip_idle_cpu_optimizers(rewrite)
   return config
+
+
+def skip_idle_cpu_optimizers(rewrite):
+  """Turns off, in a RewriterConfig, the Grappler passes that change nothing on CPU."""
+  from tensorflow.core.protobuf import rewriter_config_pb2  # pylint: disable=g-import-not-at-top
+  rewrite.disable_tfg_optimizer = True
+  for name in CPU_IDLE_OPTIMIZERS:
+    setattr(rewrite, name, rewriter_config_pb2.RewriterConfig.OFF)
+  rewrite.memory_optimization = rewriter_config_pb2.RewriterConfig.NO_MEM_OPT
 
 
 class _CheckpointSaverHook(tf.train.CheckpointSaverHook):

@@ -228,11 +228,7 @@ def test_grappler_optimizers_left_out_on_cpu_change_nothing_in_the_step(model_na
       rewriter_config_pb2.RewriterConfig.ONE
   trimmed = tf.ConfigProto()
   trimmed.CopyFrom(everything)
-  rewrite = trimmed.graph_options.rewrite_options
-  rewrite.disable_tfg_optimizer = True
-  for name in training.CPU_IDLE_OPTIMIZERS:
-    setattr(rewrite, name, rewriter_config_pb2.RewriterConfig.OFF)
-  rewrite.memory_optimization = rewriter_config_pb2.RewriterConfig.NO_MEM_OPT
+  training.skip_idle_cpu_optimizers(trimmed.graph_options.rewrite_options)
   if not tf.config.list_physical_devices('GPU'):
     assert training._training_session_config(
         types.SimpleNamespace(mixed_precision='none'), tf.ConfigProto()) == trimmed
