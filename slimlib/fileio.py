@@ -316,20 +316,32 @@ def write_text_atomically(final_path, text):
     f.write(text)
 
 
+def _new_tfrecord_writer(path, options):
+  import tensorflow as tf  # deferred, as above
+  return tf.io.TFRecordWriter(path, options)
+
+
 class AtomicTFRecordWriter(object):
   """A TFRecord writer whose file gets its final name only by `close()` or a clean `with` exit.
 
   `abort()` (or leaving the `with` block by an exception) deletes the partial file instead.
   """
 
+  # A Ctrl-C lands as KeyboardInterrupt right after the C++ call it interrupted: just after the
+  # file was created, or closed but not yet renamed. Both places delete the file before going on.
+
   def __init__(self, final_path, options=None):
     import tensorflow as tf  # deferred: worker processes and light tools need not load TF early
     self.final_path = final_path
     self.temp_path = _temp_name(final_path)
-    self._writer = tf.io.TFRecordWriter(self.temp_path, options)
     self._rename = lambda: tf.io.gfile.rename(self.temp_path, final_path, overwrite=True)
     self._done = False
     self.count = 0
+    try:
+      self._writer = _new_tfrecord_writer(self.temp_path, options)
+    except BaseException:
+      remove_quietly(self.temp_path)
+      raise
 
   def write(self, record):
     self._writer.write(record)
@@ -341,17 +353,23 @@ class AtomicTFRecordWriter(object):
   def close(self):
     if self._done:
       return
-    self._writer.close()
-    self._rename()
-    self._done = True
+    try:
+      self._writer.close()
+      self._rename()
+    except BaseException:
+      remove_quietly(self.temp_path)
+      raise
+    finally:
+      self._done = True
 
   def abort(self):
     if self._done:
       return
-    self._writer.close()
-    if os.path.exists(self.temp_path):
-      os.remove(self.temp_path)
     self._done = True
+    try:
+      self._writer.close()
+    finally:
+      remove_quietly(self.temp_path)
 
   def __enter__(self):
     return self

@@ -199,3 +199,28 @@ def test_tfrecord_writer_renames_only_when_closed(tmp_path):
       writer.write(b'two')
       raise KeyboardInterrupt()
   assert os.listdir(str(tmp_path)) == ['a.tfrecord']
+
+
+def test_tfrecord_writer_interrupted_inside_its_own_calls_leaves_nothing(tmp_path, monkeypatch):
+  # Ctrl-C right after the file is created, and between closing and renaming it (the two places
+  # where the shard used to stay behind under its temporary name).
+  real = fileio._new_tfrecord_writer
+
+  def created_then_interrupted(path, options):
+    real(path, options)
+    assert os.listdir(str(tmp_path))  # the real file exists at this point
+    raise KeyboardInterrupt()
+  monkeypatch.setattr(fileio, '_new_tfrecord_writer', created_then_interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    fileio.AtomicTFRecordWriter(str(tmp_path / 'a.tfrecord'))
+  assert os.listdir(str(tmp_path)) == []
+  monkeypatch.setattr(fileio, '_new_tfrecord_writer', real)
+
+  def interrupted():
+    raise KeyboardInterrupt()
+  with pytest.raises(KeyboardInterrupt):
+    with fileio.AtomicTFRecordWriter(str(tmp_path / 'b.tfrecord')) as writer:
+      writer.write(b'one')
+      writer._rename = interrupted
+  assert os.listdir(str(tmp_path)) == []
+
