@@ -10,9 +10,9 @@ script only parses flags and prints the converter's summary.
 from absl import flags
 from absl import logging
 
-from slimlib import cli
+from image_classifier import cli
 from datasets import dataset_factory  # noqa: E402  (after cli, which applies the TF fixes)
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 FLAGS = flags.FLAGS
 

@@ -10,11 +10,11 @@ to each form; give --model_name (and --image_size) for a graph exported without 
 """
 from absl import flags
 
-from slimlib import cli
-from slimlib import flags as slim_flags
+from image_classifier import cli
+from image_classifier import shared_flags
 
-slim_flags.define_model_flags(model_name=None)
-slim_flags.define_moving_average_flag()
+shared_flags.define_model_flags(model_name=None)
+shared_flags.define_moving_average_flag()
 flags.DEFINE_string('model', '', 'Comma-separated exported models: SavedModel folders, .tflite '
                     'files, frozen .pb graphs.')
 flags.DEFINE_string('checkpoint_path', None, 'Also evaluate this checkpoint\'s own graph (the '
@@ -30,8 +30,8 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-  from slimlib import serving
-  from slimlib.errors import UserError
+  from image_classifier import serving
+  from foundation.errors import UserError
   paths = [p.strip() for p in FLAGS.model.split(',') if p.strip()]
   if not paths and not FLAGS.checkpoint_path:
     raise UserError('give --model (exported models) and/or --checkpoint_path')

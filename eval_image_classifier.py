@@ -6,12 +6,12 @@
 """
 from absl import flags
 
-from slimlib import cli
-from slimlib import flags as slim_flags
+from image_classifier import cli
+from image_classifier import shared_flags
 
-slim_flags.define_dataset_flags(split_name='test', batch_size=100)
-slim_flags.define_master_flag()
-slim_flags.define_moving_average_flag()
+shared_flags.define_dataset_flags(split_name='test', batch_size=100)
+shared_flags.define_master_flag()
+shared_flags.define_moving_average_flag()
 
 flags.DEFINE_integer('max_num_batches', None, 'Evaluate at most this many batches (default: the '
                      'whole split once).')
@@ -35,7 +35,7 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-  from slimlib import evaluation
+  from image_classifier import evaluation
   evaluation.evaluate(FLAGS)
 
 

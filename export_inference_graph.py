@@ -4,10 +4,10 @@
 """
 from absl import flags
 
-from slimlib import cli
-from slimlib import flags as slim_flags
+from image_classifier import cli
+from image_classifier import shared_flags
 
-slim_flags.define_model_flags()
+shared_flags.define_model_flags()
 flags.DEFINE_bool('is_training', False, 'Export the training-mode graph (batch norm and dropout '
                   'in training mode).')
 flags.DEFINE_integer('image_size', None, 'Side of the input placeholder (default: the network\'s '
@@ -31,8 +31,8 @@ FLAGS = flags.FLAGS
 
 def main(_):
   from datasets import dataset_factory
-  from slimlib import exporting
-  from slimlib.errors import UserError
+  from image_classifier import exporting
+  from foundation.errors import UserError
   if FLAGS.quantize:
     raise UserError('--quantize used tf.contrib.quantize, which TensorFlow 2 no longer has: '
                     'export a quantised TFLite model with export_model.py --format=tflite '

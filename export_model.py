@@ -12,11 +12,11 @@ The TFLite model takes a preprocessed float image batch; int8 quantisation is ca
 """
 from absl import flags
 
-from slimlib import cli
-from slimlib import flags as slim_flags
+from image_classifier import cli
+from image_classifier import shared_flags
 
-slim_flags.define_model_flags()
-slim_flags.define_moving_average_flag()
+shared_flags.define_model_flags()
+shared_flags.define_moving_average_flag()
 flags.DEFINE_string('checkpoint_path', None, 'Checkpoint prefix, or a training folder (its latest '
                     'checkpoint).')
 flags.DEFINE_string('dataset_name', 'imagenet', 'Data set the model was trained on (class count, '
@@ -40,7 +40,7 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-  from slimlib import serving
+  from image_classifier import serving
   info = serving.describe(FLAGS.model_name, FLAGS.dataset_name, FLAGS.dataset_dir,
                           labels_offset=FLAGS.labels_offset, image_size=FLAGS.image_size,
                           preprocessing_name=FLAGS.preprocessing_name, num_classes=FLAGS.num_classes)

@@ -12,7 +12,7 @@ import os
 
 from absl import flags
 
-from slimlib import cli
+from image_classifier import cli
 
 flags.DEFINE_string('input_graph', '', 'GraphDef file to freeze.')
 flags.DEFINE_string('input_saver', '', 'Ignored (the checkpoint is read directly).')
@@ -44,9 +44,9 @@ def _names(text):
 
 
 def main(_):
-  from slimlib import checkpoints
-  from slimlib import exporting
-  from slimlib.errors import UserError
+  from image_classifier import checkpoints
+  from image_classifier import exporting
+  from foundation.errors import UserError
   if FLAGS.input_meta_graph or FLAGS.input_saved_model_dir:
     raise UserError('freeze a GraphDef from export_inference_graph.py (--input_graph); '
                     'SavedModels need no freezing')

@@ -15,7 +15,7 @@ import os
 
 from absl import flags
 
-from slimlib import cli
+from image_classifier import cli
 
 flags.DEFINE_string('graph', '', 'Frozen GraphDef (.pb), SavedModel folder or .tflite file to run.')
 flags.DEFINE_string('labels', '', 'Labels file: slim `id:name` lines or one name per line '
@@ -43,8 +43,8 @@ def _default_labels(recorded):
 
 
 def _labels(recorded):
-  from slimlib import exporting
-  from slimlib.errors import UserError
+  from image_classifier import exporting
+  from foundation.errors import UserError
   if FLAGS.labels and not os.path.exists(FLAGS.labels):
     raise UserError('labels file %s not found' % FLAGS.labels)
   labels_path = FLAGS.labels or _default_labels(recorded)
@@ -57,7 +57,7 @@ def _print(pairs, labels, offset):
 
 
 def _label_saved_model():
-  from slimlib import serving
+  from image_classifier import serving
   model = serving.SavedModel(FLAGS.graph)
   with open(FLAGS.image, 'rb') as f:
     result = model.classify([f.read()])
@@ -70,9 +70,9 @@ def _label_saved_model():
 
 
 def main(_):
-  from slimlib import exporting
-  from slimlib import serving
-  from slimlib.errors import UserError
+  from image_classifier import exporting
+  from image_classifier import serving
+  from foundation.errors import UserError
   if not FLAGS.graph or not FLAGS.image:
     raise UserError('--graph and --image are required')
   if not os.path.exists(FLAGS.image):

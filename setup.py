@@ -11,12 +11,13 @@ setup(
     version='0.2.0',
     description='TF-Slim image classification library, ported to TensorFlow 2.21',
     python_requires='>=3.9',
-    packages=find_packages(include=['slimlib', 'slimlib.*', 'nets', 'nets.*', 'datasets',
-                                    'datasets.*', 'preprocessing', 'preprocessing.*',
-                                    'deployment', 'deployment.*']),
+    # Layers, top to bottom: the scripts (py_modules), image_classifier (the jobs they run), the
+    # design's packages (nets, preprocessing, datasets, deployment), foundation (below them all).
+    packages=find_packages(include=['image_classifier', 'nets', 'nets.*', 'preprocessing',
+                                    'datasets', 'deployment', 'foundation']),
     py_modules=SCRIPTS,
-    # Pinned to what the test suite runs against: tf-slim 1.1.0 needs the fixes in slimlib/compat.py,
-    # which are written for exactly these TensorFlow / tf-keras releases.
+    # Pinned to what the test suite runs against: tf-slim 1.1.0 needs the fixes in
+    # foundation/internals.py, which are written for exactly these TensorFlow / tf-keras releases.
     install_requires=[
         'tensorflow==2.21.*',
         'tf-keras==2.21.*',

@@ -5,12 +5,12 @@
 """
 from absl import flags
 
-from slimlib import cli
-from slimlib import flags as slim_flags
+from image_classifier import cli
+from image_classifier import shared_flags
 
-slim_flags.define_dataset_flags(split_name='train', batch_size=32)
-slim_flags.define_master_flag()
-slim_flags.define_moving_average_flag()
+shared_flags.define_dataset_flags(split_name='train', batch_size=32)
+shared_flags.define_master_flag()
+shared_flags.define_moving_average_flag()
 
 # General and deployment.
 flags.DEFINE_string('train_dir', '/tmp/tfmodel/',
@@ -96,7 +96,7 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-  from slimlib import training
+  from image_classifier import training
   training.train(FLAGS)
 
 

@@ -93,7 +93,7 @@ def _examples(out_dir):
 
 def main(argv):
   del argv
-  from slimlib import cli
+  from image_classifier import cli
   cli.quiet_logs()
   images_dir = bench_data.make_jpeg_folder(os.path.join(FLAGS.work_dir, 'jpegs'), FLAGS.num_images)
   items = _items(images_dir)

@@ -31,7 +31,7 @@ if ROOT not in sys.path:
 
 from absl import flags  # noqa: E402
 
-from slimlib import cli  # noqa: E402  (applies the TF 2.21 fixes first)
+from image_classifier import cli  # noqa: E402  (applies the TF 2.21 fixes first)
 
 import numpy as np  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
@@ -65,7 +65,7 @@ def _median_seconds(fn, runs, warmup):
 
 
 def _export_all(info, folder):
-  from slimlib import serving
+  from image_classifier import serving
   checkpoint = FLAGS.checkpoint_path
   paths = {'frozen graph': os.path.join(folder, 'frozen.pb'),
            'SavedModel': os.path.join(folder, 'saved_model'),
@@ -84,7 +84,7 @@ def _export_all(info, folder):
 
 
 def measure():
-  from slimlib import serving
+  from image_classifier import serving
   info = serving.describe(FLAGS.model_name, None, None, num_classes=FLAGS.num_classes)
   image = serving.preprocess_files(info, [FLAGS.image])
   batch = np.repeat(image, FLAGS.batch_size, axis=0)

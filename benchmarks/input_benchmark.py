@@ -1,6 +1,6 @@
 """Input pipeline alone: decode + inception training preprocessing at 224, batch 32, images/sec.
 
-Both paths of `slimlib.inputs.batches` read the same synthetic photo-sized JPEG TFRecords: the
+Both paths of `image_classifier.inputs.batches` read the same synthetic photo-sized JPEG TFRecords: the
 original (`queue`: DatasetDataProvider + tf.train.batch on queue-runner threads) and `tf_data`. They
 run alternately, several rounds, each in a fresh graph and session; the medians and their ratio are
 printed and appended to benchmarks/results/input.md.
@@ -17,7 +17,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_data  # noqa: E402  (puts the project root on sys.path too)
-from slimlib import compat  # noqa: E402,F401
+from foundation import internals  # noqa: E402,F401
 
 flags.DEFINE_integer('rounds', 3, 'Alternating rounds per path.')
 flags.DEFINE_integer('batches', 30, 'Measured batches per round (after 5 warm-up batches).')
@@ -34,7 +34,7 @@ def images_per_sec(dataset_dir, pipeline):
   import tensorflow.compat.v1 as tf
   from datasets import dataset_factory
   from preprocessing import preprocessing_factory
-  from slimlib import inputs
+  from image_classifier import inputs
   with tf.Graph().as_default():
     dataset = dataset_factory.get_dataset('custom', 'validation', dataset_dir)
     preprocess = preprocessing_factory.get_preprocessing('inception', is_training=True)

@@ -76,13 +76,13 @@ def _train_options(**overrides):
 
 def _worker_fast(random_inputs, mixed_precision):
   import logging
-  from slimlib import cli
+  from image_classifier import cli
   cli.quiet_logs()
   import tensorflow.compat.v1 as tf
   logger = logging.getLogger('tensorflow')
   if not logger.handlers:  # under this app.run nothing else prints the per-step lines
     logger.addHandler(logging.StreamHandler(sys.stderr))
-  from slimlib import inputs, training
+  from image_classifier import inputs, training
   if random_inputs:
     def random_batches(dataset, preprocess, image_size, batch_size, is_training, **kwargs):
       del preprocess, is_training
@@ -104,12 +104,12 @@ def _worker_fast(random_inputs, mixed_precision):
 
 def _worker_original():
   """queue input + slim.learning.train, as the original train_image_classifier.py ran."""
-  from slimlib import cli
+  from image_classifier import cli
   cli.quiet_logs()
   import tensorflow.compat.v1 as tf
   import tf_slim as slim
   from datasets import dataset_factory
-  from slimlib import training
+  from image_classifier import training
   opts = _train_options(model_name=FLAGS.model, batch_size=FLAGS.batch,
                         input_pipeline='queue')
   tf.logging.set_verbosity(tf.logging.INFO)
@@ -151,7 +151,7 @@ def _worker_original():
 
 
 def _worker_matmul(dtype_name):
-  from slimlib import cli
+  from image_classifier import cli
   cli.quiet_logs()
   import tensorflow.compat.v1 as tf
   n = 1536
@@ -226,10 +226,10 @@ def _matmul_rate(dtype_name, onednn):
 
 
 def _training_flops_per_image(model):
-  from slimlib import compat  # noqa: F401
+  from foundation import internals  # noqa: F401
   import tensorflow.compat.v1 as tf
   from nets import nets_factory
-  from slimlib import model_stats
+  from image_classifier import model_stats
   with tf.Graph().as_default():
     network_fn = nets_factory.get_network_fn(model, 5, is_training=True)
     size = network_fn.default_image_size

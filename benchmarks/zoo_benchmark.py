@@ -5,7 +5,7 @@ For each model name of `nets_factory.networks_map` (or those given with --models
   * parameters: scalars in the trainable variables (weights, biases, batch-norm beta/gamma; the
     batch-norm moving averages are not counted);
   * multiply-adds at the model's default input size for one image, counted from the graph by
-    `slimlib.model_stats.multiply_adds` (convolutions and fully connected layers, from the static
+    `image_classifier.model_stats.multiply_adds` (convolutions and fully connected layers, from the static
     op shapes; batch norm, activations, pooling and additions are not counted -- what the papers
     call FLOPs or Mult-Adds);
   * CPU latency: median wall time of `--runs` single-image inferences (random weights, random
@@ -34,8 +34,8 @@ if ROOT not in sys.path:
 
 from absl import flags  # noqa: E402
 
-from slimlib import cli  # noqa: E402  (applies the TF 2.21 fixes before tf_slim is imported)
-from slimlib import model_stats  # noqa: E402
+from image_classifier import cli  # noqa: E402  (applies the TF 2.21 fixes before tf_slim is imported)
+from image_classifier import model_stats  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
@@ -179,7 +179,7 @@ def main(argv):
       f.write('Build time: inference graph (is_training=False) through nets_factory. Parameters: '
               'trainable variables. Mult-adds: convolutions and fully connected layers for one '
               'input at the default size, counted from the graph\'s op shapes '
-              '(slimlib/model_stats.py). Latency: median of %d single-input runs after %d '
+              '(image_classifier/model_stats.py). Latency: median of %d single-input runs after %d '
               'warm-up runs, random weights.\n\n' % (FLAGS.runs, FLAGS.warmup))
       f.write(table + '\n')
 

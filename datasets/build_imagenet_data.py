@@ -51,8 +51,8 @@ from datasets import convert_image_folder  # noqa: E402
 from datasets import converter_lib  # noqa: E402
 from datasets import dataset_utils  # noqa: E402
 from datasets import imagenet  # noqa: E402
-from slimlib import fileio  # noqa: E402
-from slimlib.errors import UserError  # noqa: E402
+from foundation import fileio  # noqa: E402
+from foundation.errors import UserError  # noqa: E402
 
 _RANDOM_SEED = 12345
 _REENCODE_QUALITY = 100
@@ -354,6 +354,6 @@ def main(unused_argv):
 
 
 if __name__ == '__main__':
-  from slimlib import cli
+  from image_classifier import cli
   _define_flags()
   cli.run(main)

@@ -43,8 +43,8 @@ from absl import logging
 
 from datasets import converter_lib
 from datasets import dataset_utils
-from slimlib import fileio
-from slimlib.errors import UserError
+from foundation import fileio
+from foundation.errors import UserError
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif')
 DEFAULT_VALIDATION_FRACTION = 0.1

@@ -1,6 +1,6 @@
 """Pieces shared by the converters (cifar10, mnist, visualwakewords, imagenet, image folders).
 
-* `fetch_checked`: `slimlib.fileio.fetch` plus an md5 check (the digest these sources publish); a
+* `fetch_checked`: `foundation.fileio.fetch` plus an md5 check (the digest these sources publish); a
   downloaded file that fails the check is deleted, a user's local copy never is.
 * `parallel_imap`: runs a picklable function over tasks in forked worker processes, in order
   (used by every converter, the image-folder one included).
@@ -19,8 +19,8 @@ import sys
 import time
 import urllib.parse
 
-from slimlib import fileio
-from slimlib.errors import UserError
+from foundation import fileio
+from foundation.errors import UserError
 
 
 def md5sum(path):

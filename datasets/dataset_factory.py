@@ -7,7 +7,7 @@ fails only when it is used.
 import importlib
 
 from datasets import dataset_utils
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 # name -> descriptor module (each has get_split(split_name, dataset_dir, file_pattern, reader)).
 _DESCRIPTORS = {

@@ -1,13 +1,13 @@
 """Helpers shared by the data set descriptors and converters: tf.train.Example features, labels.txt,
-downloads/extraction (through slimlib.fileio), sharded TFRecord output, and the checks that turn a
+downloads/extraction (through foundation.fileio), sharded TFRecord output, and the checks that turn a
 missing or empty data set folder into a message that says how to create it."""
 import json
 import os
 
 import tensorflow.compat.v1 as tf
 
-from slimlib import fileio
-from slimlib.errors import UserError
+from foundation import fileio
+from foundation.errors import UserError
 
 LABELS_FILENAME = 'labels.txt'
 META_FILENAME = 'dataset_meta.json'

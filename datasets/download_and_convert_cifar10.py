@@ -25,8 +25,8 @@ import numpy as np
 from datasets import convert_image_folder
 from datasets import converter_lib
 from datasets import dataset_utils
-from slimlib import fileio
-from slimlib.errors import UserError
+from foundation import fileio
+from foundation.errors import UserError
 
 # The URL where the CIFAR data can be downloaded.
 _DATA_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'

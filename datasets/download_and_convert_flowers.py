@@ -17,8 +17,8 @@ import time
 
 from datasets import convert_image_folder
 from datasets import dataset_utils
-from slimlib import fileio
-from slimlib.errors import UserError
+from foundation import fileio
+from foundation.errors import UserError
 
 _DATA_URL = 'http://download.tensorflow.org/example_images/flower_photos.tgz'
 

@@ -28,8 +28,8 @@ import numpy as np
 from datasets import convert_image_folder
 from datasets import converter_lib
 from datasets import dataset_utils
-from slimlib import fileio
-from slimlib.errors import UserError
+from foundation import fileio
+from foundation.errors import UserError
 
 # The URLs where the MNIST data can be downloaded.
 _DATA_URL = 'http://yann.lecun.com/exdb/mnist/'

@@ -31,8 +31,8 @@ from datasets import convert_image_folder
 from datasets import converter_lib
 from datasets import dataset_utils
 from datasets import download_and_convert_visualwakewords_lib as vww_lib
-from slimlib import fileio
-from slimlib.errors import UserError
+from foundation import fileio
+from foundation.errors import UserError
 
 _COCO_TRAIN_URL = 'http://images.cocodataset.org/zips/train2014.zip'
 _COCO_VALIDATION_URL = 'http://images.cocodataset.org/zips/val2014.zip'

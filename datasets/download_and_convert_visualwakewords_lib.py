@@ -14,7 +14,7 @@ import os
 import zipfile
 
 from datasets import dataset_utils
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 
 def find_zip_member(zip_path, basename):

@@ -27,7 +27,7 @@ import collections
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 __all__ = ['create_clones',
            'deploy',

@@ -2,7 +2,7 @@
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 
 class InceptionArgumentError(UserError, ValueError):

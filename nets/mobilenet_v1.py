@@ -15,7 +15,7 @@ import functools
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 
 class MobilenetV1Error(UserError, ValueError):

@@ -9,7 +9,7 @@ import functools
 
 import tf_slim as slim
 
-from slimlib.errors import UserError
+from foundation.errors import UserError
 from nets import alexnet
 from nets import cifarnet
 from nets import i3d

@@ -28,7 +28,7 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from nets import shufflenet_utils
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 
 class ShufflenetConfigError(UserError, ValueError):

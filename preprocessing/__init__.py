@@ -1,3 +1,3 @@
 """preprocessing package of the slim image classification library."""
 # Every package applies the TF 2.21 fixes before any tf_slim import.
-from slimlib import compat as _compat  # noqa: F401
+from foundation import internals as _internals  # noqa: F401

@@ -7,7 +7,7 @@ the module names keep working while the network zoo is being built.
 """
 import functools
 
-from slimlib.errors import UserError
+from foundation.errors import UserError
 from preprocessing import cifarnet_preprocessing
 from preprocessing import inception_preprocessing
 from preprocessing import lenet_preprocessing

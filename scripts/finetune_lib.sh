@@ -17,7 +17,7 @@ convert_dataset() {  # convert_dataset NAME DIR [DATASET_URL]
 }
 
 fetch_checkpoint() {  # fetch_checkpoint URL DEST NAME -> prints the checkpoint prefix
-  "$PYTHON" -m slimlib.fetch_checkpoint --url="$1" --dest="$2" --name="$3" | tail -n 1
+  "$PYTHON" -m image_classifier.fetch_checkpoint --url="$1" --dest="$2" --name="$3" | tail -n 1
 }
 
 evaluate() {  # evaluate CHECKPOINT_DIR_OR_FILE EXTRA_ARGS...

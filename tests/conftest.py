@@ -12,7 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
-from slimlib import compat  # noqa: E402,F401  (before any tf_slim import)
+from foundation import internals  # noqa: E402,F401  (before any tf_slim import)
 
 SHARED_DIR = os.environ.get('SLIM_SHARED_DIR', os.path.join(os.path.dirname(ROOT), 'shared'))
 SHARED_DATA = os.path.join(SHARED_DIR, 'data')

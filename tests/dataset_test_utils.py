@@ -4,7 +4,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from slimlib import compat  # noqa: F401  (before tf_slim)
+from foundation import internals  # noqa: F401  (before tf_slim)
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 

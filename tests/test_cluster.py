@@ -22,8 +22,8 @@ import tf_slim as slim
 from conftest import ROOT
 from deployment import launch_local_cluster
 from deployment import model_deploy
-from slimlib import cluster
-from slimlib.errors import UserError
+from image_classifier import cluster
+from foundation.errors import UserError
 
 DIGITS = os.path.join(ROOT, 'sample_data', 'digits')
 STEP_LINE = re.compile(r'global step (\d+): loss = ([0-9.]+)')
@@ -301,7 +301,7 @@ class _Losses(logging.Handler):
 
 
 def _losses_of(opts):
-  from slimlib import training
+  from image_classifier import training
   handler = _Losses()
   logger = logging.getLogger('tensorflow')
   logger.addHandler(handler)
@@ -316,7 +316,7 @@ def test_two_cpu_clones_follow_one_clone_on_the_double_batch(digits_dir, tmp_pat
   """Same data order (no shuffling) and the same start (a one-step run's checkpoint): two
   clones on batches of B follow one clone on batches of 2B. LeNet's dropout draws other masks in
   each run, hence a tolerance."""
-  from slimlib import inputs
+  from image_classifier import inputs
   from test_training import train_options
   monkeypatch.setattr(inputs, 'batches', functools.partial(inputs.batches, shuffle=False))
   common = dict(dataset_name='custom', dataset_dir=digits_dir, model_name='lenet',
@@ -351,7 +351,7 @@ def test_one_worker_aggregating_several_of_its_own_gradients(digits_dir, tmp_pat
   logger = logging.getLogger('tensorflow')
   logger.addHandler(handler)
   try:
-    from slimlib import training
+    from image_classifier import training
     checkpoint = training.train(opts)
   finally:
     logger.removeHandler(handler)
@@ -362,7 +362,7 @@ def test_one_worker_aggregating_several_of_its_own_gradients(digits_dir, tmp_pat
 def test_close_watchdog_exits_only_when_the_close_hangs():
   code = '\n'.join([
       'import time',
-      'from slimlib import cluster',
+      'from image_classifier import cluster',
       'hook = cluster.CloseWatchdogHook(timeout_secs=1)',
       'hook.begin(); hook.end(None); cluster.session_closed()',  # closed in time: disarmed
       'time.sleep(2); print("alive", flush=True)',

@@ -1,4 +1,4 @@
-"""The TF 2.21 fixes in slimlib/compat.py: each test here fails if its fix is removed."""
+"""The TF 2.21 fixes in foundation/internals.py: each test here fails if its fix is removed."""
 import os
 import subprocess
 import sys
@@ -96,7 +96,7 @@ def test_without_compat_tf_slim_batch_norm_breaks():
 
 def test_tf_keras_is_imported_only_when_a_legacy_layer_needs_it():
   # Fix 1 is an import hook: the fused batch norm (every net of the zoo) never loads tf-keras.
-  code = ('import sys; from slimlib import compat; import tensorflow.compat.v1 as tf; '
+  code = ('import sys; from foundation import internals; import tensorflow.compat.v1 as tf; '
           'import tf_slim as slim; slim.batch_norm(tf.zeros([2, 3, 3, 4]), is_training=True); '
           'print("before", "tf_keras" in sys.modules); '
           'slim.batch_norm(tf.zeros([2, 3, 3, 4]), is_training=True, renorm=True); '

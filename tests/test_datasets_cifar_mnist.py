@@ -17,7 +17,7 @@ from datasets import dataset_utils
 from datasets import download_and_convert_cifar10 as cifar_converter
 from datasets import download_and_convert_mnist as mnist_converter
 from http_server import serve_directory
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 _CIFAR_COUNTS = {'data_batch_1': 7, 'data_batch_2': 5, 'data_batch_3': 6, 'data_batch_4': 4,
                  'data_batch_5': 3, 'test_batch': 9}

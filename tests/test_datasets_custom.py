@@ -11,7 +11,7 @@ from PIL import Image
 from datasets import convert_image_folder
 from datasets import custom
 from datasets import dataset_factory
-from slimlib.errors import UserError
+from foundation.errors import UserError
 from tests.conftest import shared_path
 
 import tensorflow.compat.v1 as tf

@@ -18,8 +18,8 @@ from datasets import dataset_factory
 from datasets import dataset_utils
 from datasets import download_and_convert_flowers
 from datasets import flowers
-from slimlib import fileio
-from slimlib.errors import UserError
+from foundation import fileio
+from foundation.errors import UserError
 from tests.http_server import serve_directory
 
 import tensorflow.compat.v1 as tf

@@ -21,7 +21,7 @@ from datasets import dataset_utils
 from datasets import imagenet
 from datasets import process_bounding_boxes
 from http_server import serve_directory
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SYNSETS = ['n01440764', 'n01443537', 'n01484850']

@@ -16,7 +16,7 @@ from datasets import download_and_convert_visualwakewords as vww_converter
 from datasets import download_and_convert_visualwakewords_lib as vww_lib
 from datasets import visualwakewords
 from http_server import serve_directory
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 _W, _H = 40, 30
 _CATEGORIES = [{'id': 1, 'name': 'person', 'supercategory': 'person'},

@@ -127,7 +127,7 @@ def test_flowers_convert_train_eval_export_freeze_label(flowers_dir, tmp_path):
   assert scores == sorted(scores, reverse=True) and abs(sum(scores) - 1) < 1e-3
 
   # The frozen graph computes what the checkpoint computes.
-  from slimlib import exporting
+  from image_classifier import exporting
   batch = exporting.load_image(photo, 64, 64, 127.5, 127.5)
   frozen_out = exporting.run_graph(exporting.load_graph_def(frozen), 'input',
                                    'MobilenetV1/Predictions/Reshape_1', batch)

@@ -18,9 +18,9 @@ from PIL import Image
 
 from conftest import ROOT, assert_user_error, run_script, shared_path
 from datasets import dataset_utils
-from slimlib import exporting
-from slimlib import serving
-from slimlib.errors import UserError
+from image_classifier import exporting
+from image_classifier import serving
+from foundation.errors import UserError
 
 # photo: (top-1 of mobilenet_v2_1.0_224 as the original slim computes it, starred = confident)
 EXPECTED = {
@@ -180,7 +180,7 @@ def test_saved_model_takes_photo_bytes_and_returns_labels(mnv2, photo_paths, ref
 
 
 def test_saved_model_serves_in_eager_tensorflow_2(mnv2, photo_paths):
-  """TF Serving and TF 2 users load it with tf.saved_model.load (eager, not slimlib's graph mode)."""
+  """TF Serving and TF 2 users load it with tf.saved_model.load (eager, not the scripts' graph mode)."""
   code = ('import sys, tensorflow as tf\n'
           'f = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]\n'
           'photos = [open(p, "rb").read() for p in sys.argv[2:]]\n'

@@ -16,7 +16,7 @@ import tensorflow.compat.v1 as tf
 
 from conftest import ROOT  # noqa: F401  (puts the project on sys.path)
 from nets import nets_factory
-from slimlib import exporting
+from image_classifier import exporting
 
 _VIDEO = {'i3d': 64, 's3dg': 64}  # frames of the default clip
 _HEAVY = {

@@ -1,4 +1,4 @@
-"""slimlib.fileio: downloads over a loopback HTTP server, archive checks, atomic outputs."""
+"""foundation.fileio: downloads over a loopback HTTP server, archive checks, atomic outputs."""
 import io
 import os
 import signal
@@ -9,8 +9,8 @@ import zipfile
 
 import pytest
 
-from slimlib import fileio
-from slimlib.errors import UserError
+from foundation import fileio
+from foundation.errors import UserError
 from tests.http_server import serve_directory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -167,7 +167,7 @@ def test_killed_writer_leaves_only_a_temp_name(tmp_path):
   recognisable as temporary and removed by the next run's remove_stale_temps."""
   final = str(tmp_path / 'x_train_00000-of-00001.tfrecord')
   code = ('import sys, time\n'
-          'from slimlib import fileio\n'
+          'from foundation import fileio\n'
           'with fileio.atomic_output(sys.argv[1]) as f:\n'
           '  f.write(b"half a shard"); f.flush()\n'
           '  print("ready", flush=True)\n'

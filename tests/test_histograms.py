@@ -1,4 +1,4 @@
-"""slimlib.histograms gives the histograms TensorFlow's HistogramSummary kernel gives.
+"""image_classifier.histograms gives the histograms TensorFlow's HistogramSummary kernel gives.
 
 Buckets, bucket limits, min, max and count must be identical; the sum and the sum of squares are
 added in another order, so they agree to float rounding (relative to the sum of magnitudes). The
@@ -9,7 +9,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 from tensorflow.core.framework import summary_pb2
 
-from slimlib import histograms
+from image_classifier import histograms
 
 RNG = np.random.RandomState(7)
 

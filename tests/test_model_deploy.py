@@ -8,7 +8,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimlib.errors import UserError
+from foundation.errors import UserError
 from deployment import model_deploy
 
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from nets import nets_factory
-from slimlib.errors import UserError
+from foundation.errors import UserError
 from zoo_helpers import MANIFEST_DIR
 
 ORIGINAL_NAMES = """alexnet_v2 cifarnet overfeat vgg_a vgg_16 vgg_19 inception_v1 inception_v2 inception_v3

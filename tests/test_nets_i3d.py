@@ -8,7 +8,7 @@ it), and one small clip goes through S3D-G in eval mode.
 import numpy as np
 import pytest
 
-from slimlib import compat  # noqa: F401  (before tf_slim)
+from foundation import internals  # noqa: F401  (before tf_slim)
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 

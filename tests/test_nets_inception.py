@@ -10,13 +10,13 @@ arg scope without batch norm.
 import numpy as np
 import pytest
 
-from slimlib import compat  # noqa: F401  (before tf_slim)
+from foundation import internals  # noqa: F401  (before tf_slim)
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from nets import inception
 from nets import nets_factory
-from slimlib.errors import UserError
+from foundation.errors import UserError
 from tests import zoo_helpers
 
 B = 5  # batch size of the original tests

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from slimlib import compat  # noqa: F401  (before tf_slim)
+from foundation import internals  # noqa: F401  (before tf_slim)
 import tf_slim as slim  # noqa: E402
 
 from nets import mobilenet_v1  # noqa: E402
@@ -125,7 +125,7 @@ def test_v1_reuse_in_eval_mode_with_global_pool_and_unknown_sizes(v1_net):
 
 
 def test_v1_runs_and_updates_batch_norm_statistics(v1_net):
-  # Exercises slim.batch_norm's UPDATE_OPS path on TF 2.21 (see slimlib/compat.py).
+  # Exercises slim.batch_norm's UPDATE_OPS path on TF 2.21 (see foundation/internals.py).
   assert len(v1_net['updates']) == 2 * 27
   with v1_net['graph'].as_default():
     moving_mean = [v for v in v1_net['variables']

@@ -8,7 +8,7 @@ The small nets use the real resnet_v1/resnet_v2 functions with base depths 1, 2,
 import numpy as np
 import pytest
 
-from slimlib import compat  # noqa: F401  (before tf_slim)
+from foundation import internals  # noqa: F401  (before tf_slim)
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
@@ -16,7 +16,7 @@ from nets import nets_factory
 from nets import resnet_utils
 from nets import resnet_v1
 from nets import resnet_v2
-from slimlib.errors import UserError
+from foundation.errors import UserError
 from tests import zoo_helpers
 
 # version: (generic network, block helper, unit scope name)

@@ -1,6 +1,6 @@
 """ShuffleNet V1 and V2: end points, variables, cost against the papers, channel shuffle, head options.
 
-Multiply-adds are counted by `slimlib.model_stats.multiply_adds`: the sum over the graph's Conv2D,
+Multiply-adds are counted by `image_classifier.model_stats.multiply_adds`: the sum over the graph's Conv2D,
 DepthwiseConv2dNative and MatMul ops of (output elements x multiplications per element), from
 static op shapes at batch 1 -- what both papers call FLOPs. Batch norm, relu, pooling and additions
 are not counted. Parameters are the trainable variables (weights, batch-norm gamma/beta, logits
@@ -15,8 +15,8 @@ from nets import nets_factory
 from nets import shufflenet_utils
 from nets import shufflenet_v1
 from nets import shufflenet_v2
-from slimlib import model_stats
-from slimlib.errors import UserError
+from image_classifier import model_stats
+from foundation.errors import UserError
 from tests import zoo_helpers
 
 # name -> (family, groups, width), as registered in nets_factory.

@@ -56,7 +56,7 @@ def test_tf_data_and_queue_yield_the_same_examples_and_losses(digits_dir):
   from datasets import dataset_factory
   from nets import nets_factory
   from preprocessing import preprocessing_factory
-  from slimlib import inputs
+  from image_classifier import inputs
   with tf.Graph().as_default():
     dataset = dataset_factory.get_dataset('custom', 'validation', digits_dir)
     preprocess = preprocessing_factory.get_preprocessing('lenet', is_training=False)
@@ -107,7 +107,7 @@ def test_tf_data_training_decodes_only_the_crop_of_jpegs_and_still_reads_pngs(tm
   from datasets import convert_image_folder
   from datasets import dataset_factory
   from preprocessing import preprocessing_factory
-  from slimlib import inputs
+  from image_classifier import inputs
   rng = np.random.RandomState(0)
   for class_name, fmt in (('jpegs', 'JPEG'), ('pngs', 'PNG')):
     os.makedirs(str(tmp_path / 'src' / class_name))
@@ -142,7 +142,7 @@ def test_tf_data_evaluation_decodes_only_the_central_crop_and_gives_the_same_ten
   from datasets import convert_image_folder
   from datasets import dataset_factory
   from preprocessing import preprocessing_factory
-  from slimlib import inputs
+  from image_classifier import inputs
   rng = np.random.RandomState(3)
   sizes = [(57, 91), (91, 57), (64, 64), (33, 120), (200, 151), (17, 19)]
   for k in range(2):
@@ -178,8 +178,8 @@ def test_tf_data_evaluation_decodes_only_the_central_crop_and_gives_the_same_ten
 
 
 def test_session_config_for_bfloat16_needs_onednn():
-  from slimlib import precision
-  from slimlib.errors import UserError
+  from image_classifier import precision
+  from foundation.errors import UserError
   assert precision.requested(['x', '--mixed_precision=bfloat16']) == 'bfloat16'
   assert precision.requested(['x', '--mixed_precision', 'none']) == 'none'
   assert not precision.session_config('none').graph_options.rewrite_options \
@@ -222,7 +222,7 @@ def test_grappler_optimizers_left_out_on_cpu_change_nothing_in_the_step(model_na
   # training._training_session_config turns these off on CPU-only machines to save start-up
   # time; with them on, the executed training step must be the very same graph.
   from tensorflow.core.protobuf import rewriter_config_pb2
-  from slimlib import training
+  from image_classifier import training
   everything = tf.ConfigProto()
   everything.graph_options.rewrite_options.meta_optimizer_iterations = \
       rewriter_config_pb2.RewriterConfig.ONE
@@ -238,7 +238,7 @@ def test_grappler_optimizers_left_out_on_cpu_change_nothing_in_the_step(model_na
 
 
 def test_scripts_run_onednn_kernels_on_x86_unless_the_user_says_otherwise(monkeypatch):
-  from slimlib import precision
+  from image_classifier import precision
   monkeypatch.delenv('TF_ENABLE_ONEDNN_OPTS', raising=False)
   monkeypatch.setattr(precision.platform, 'machine', lambda: 'x86_64')
   precision.prepare_environment(['train_image_classifier.py'])
@@ -256,13 +256,13 @@ def test_scripts_run_onednn_kernels_on_x86_unless_the_user_says_otherwise(monkey
 
 _ONEDNN_PROBE = (
     'import sys; sys.path.insert(0, %r)\n'
-    'import slimlib\n'
-    'from slimlib import precision\n'
+    'import image_classifier\n'
+    'from image_classifier import precision\n'
     'print(int(precision.onednn_enabled()))' % ROOT)
 
 
 def test_a_script_process_gets_onednn_and_the_variable_still_turns_it_off():
-  from slimlib import precision
+  from image_classifier import precision
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
   env.pop('TF_ENABLE_ONEDNN_OPTS', None)
   default = subprocess.run([sys.executable, '-c', _ONEDNN_PROBE], env=env, capture_output=True,
@@ -280,8 +280,8 @@ def test_a_script_process_gets_onednn_and_the_variable_still_turns_it_off():
 _REWRITE_PROBE = r'''
 import sys
 sys.path.insert(0, %(root)r)
-from slimlib import compat
-from slimlib import precision
+from foundation import internals
+from image_classifier import precision
 import tensorflow.compat.v1 as tf
 from nets import nets_factory
 assert precision.onednn_enabled()

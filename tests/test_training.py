@@ -57,7 +57,7 @@ def _lenet_options(digits_dir, train_dir, **overrides):
 @pytest.mark.parametrize('optimizer,rate', [('adam', 0.002), ('momentum', 0.02),
                                             ('rmsprop', 0.001), ('adagrad', 0.05)])
 def test_each_optimizer_family_learns_the_digits(optimizer, rate, digits_dir, tmp_path):
-  from slimlib import evaluation, training
+  from image_classifier import evaluation, training
   # The adam run also keeps a short moving average (about the last 10 steps), which smooths the
   # step-to-step noise of a constant rate without lagging behind the learning.
   extra = dict(moving_average_decay=0.9) if optimizer == 'adam' else {}
@@ -81,7 +81,7 @@ def test_each_optimizer_family_learns_the_digits(optimizer, rate, digits_dir, tm
 
 
 def test_learning_rate_schedules_and_warmup():
-  from slimlib import training
+  from image_classifier import training
   with tf.Graph().as_default():
     step = tf.placeholder(tf.int64, [])
     opts = train_options(batch_size=10, learning_rate=0.1, num_epochs_per_decay=1.0)
@@ -104,8 +104,8 @@ def test_learning_rate_schedules_and_warmup():
 
 
 def test_unknown_optimizer_and_schedule_list_the_choices():
-  from slimlib import training
-  from slimlib.errors import UserError
+  from image_classifier import training
+  from foundation.errors import UserError
   with tf.Graph().as_default():
     with pytest.raises(UserError, match='adadelta, adagrad, adam, ftrl, momentum, rmsprop, sgd'):
       training.configure_optimizer(0.1, train_options(optimizer='lbfgs'))
@@ -117,8 +117,8 @@ def test_unknown_optimizer_and_schedule_list_the_choices():
 
 
 def test_nan_loss_stops_before_saving_and_names_the_last_checkpoint(digits_dir, tmp_path):
-  from slimlib import training
-  from slimlib.errors import UserError
+  from image_classifier import training
+  from foundation.errors import UserError
   common = dict(optimizer='sgd', batch_size=32)
   good = training.train(_lenet_options(digits_dir, tmp_path, max_number_of_steps=3,
                                        learning_rate=0.01, **common))
@@ -135,7 +135,7 @@ def test_nan_loss_stops_before_saving_and_names_the_last_checkpoint(digits_dir, 
 def test_one_process_builds_no_readiness_checks_and_still_resumes(digits_dir, tmp_path, graph):
   # Training alone skips the two report_uninitialized_variables graphs (start-up time); a second
   # run in the same folder still restores every variable and goes on from the saved step.
-  from slimlib import training
+  from image_classifier import training
   first = training.train(_lenet_options(digits_dir, tmp_path, max_number_of_steps=2,
                                         optimizer='sgd'))
   meta = tf.train.import_meta_graph(first + '.meta', clear_devices=True)
@@ -217,8 +217,8 @@ def test_sigkill_then_same_command_resumes_from_the_last_checkpoint(digits_dir, 
 
 
 def test_unwritable_train_dir_fails_at_start(digits_dir, tmp_path):
-  from slimlib import training
-  from slimlib.errors import UserError
+  from image_classifier import training
+  from foundation.errors import UserError
   blocker = tmp_path / 'file'
   blocker.write_text('not a folder')
   with pytest.raises(UserError, match='not writable'):
@@ -226,15 +226,15 @@ def test_unwritable_train_dir_fails_at_start(digits_dir, tmp_path):
 
 
 def test_quantize_delay_is_refused_with_the_modern_path(digits_dir, tmp_path):
-  from slimlib import training
-  from slimlib.errors import UserError
+  from image_classifier import training
+  from foundation.errors import UserError
   with pytest.raises(UserError, match='tf.contrib.quantize.*tflite'):
     training.train(_lenet_options(digits_dir, tmp_path, quantize_delay=0))
 
 
 def test_labels_offset_is_suggested_for_1000_class_checkpoints(tmp_path):
-  from slimlib import checkpoints
-  from slimlib.errors import UserError
+  from image_classifier import checkpoints
+  from foundation.errors import UserError
   with tf.Graph().as_default():
     w = tf.get_variable('resnet_v1_50/logits/weights', [1, 1, 8, 1000])
     with tf.Session() as session:

@@ -19,7 +19,7 @@ import os
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 
 class MobilenetError(UserError, ValueError):

@@ -9,7 +9,7 @@ created with (an int may become a float, never the reverse; bools, numbers and s
 import json
 import numbers
 
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 
 class HParamsError(UserError, ValueError):

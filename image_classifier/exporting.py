@@ -7,8 +7,8 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from slimlib import checkpoints
-from slimlib.errors import UserError
+from image_classifier import checkpoints
+from foundation.errors import UserError
 
 INPUT_NODE = 'input'
 _VARIABLE_OPS = ('VariableV2', 'Variable', 'VarHandleOp')

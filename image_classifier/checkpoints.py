@@ -3,7 +3,7 @@ import os
 
 import tensorflow.compat.v1 as tf
 
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 
 def resolve(checkpoint_path, what='--checkpoint_path'):

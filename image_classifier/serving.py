@@ -20,9 +20,9 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from slimlib import checkpoints
-from slimlib import exporting
-from slimlib.errors import UserError
+from image_classifier import checkpoints
+from image_classifier import exporting
+from foundation.errors import UserError
 
 FORMATS = ('saved_model', 'tflite', 'frozen_graph')
 QUANTIZATIONS = ('none', 'float16', 'int8')
@@ -186,7 +186,7 @@ def representative_images(info, dataset_split_name='train', num_images=100):
   """Up to `num_images` images of the data set's split, decoded and preprocessed as at evaluation
   (the calibration set of int8 quantisation)."""
   from datasets import dataset_factory
-  from slimlib import inputs
+  from image_classifier import inputs
   dataset = dataset_factory.get_dataset(info.dataset_name, dataset_split_name, info.dataset_dir)
   with tf.Graph().as_default():
     next_batch = inputs.batches(dataset, lambda image, h, w: preprocess_fn(info)(image),
@@ -485,7 +485,7 @@ def evaluate(models, dataset_name, dataset_dir, dataset_split_name='validation',
   preprocessing runs); the other forms receive the images decoded and preprocessed as at evaluation.
   """
   from datasets import dataset_factory
-  from slimlib import inputs
+  from image_classifier import inputs
   info = info or next((m.info for m in models.values() if m.info), None)
   if info is None:
     raise UserError('cannot tell the model\'s image size and preprocessing: give --model_name '

@@ -12,10 +12,10 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from datasets import dataset_factory
-from slimlib import checkpoints
-from slimlib import precision
-from slimlib import training
-from slimlib.errors import UserError
+from image_classifier import checkpoints
+from image_classifier import precision
+from image_classifier import training
+from foundation.errors import UserError
 
 
 def _restore_map(opts, global_step):

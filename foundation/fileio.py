@@ -22,7 +22,7 @@ import urllib.parse
 import urllib.request
 import zipfile
 
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 # Temporary outputs carry this marker plus the writer's pid, so a run can tell a leftover of an
 # interrupted run (safe to delete) from a final file.

@@ -2,7 +2,7 @@
 
 import sys as _sys
 
-from slimlib import precision as _precision
+from image_classifier import precision as _precision
 
 # A command line asking for --mixed_precision=bfloat16 needs oneDNN switched on before TensorFlow
 # is imported; every script imports this package first, so this is the one place that can.

@@ -16,7 +16,7 @@ import os
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 
 # Batches made ahead of the model: enough to cover one step's jitter (two clones each take one).

@@ -17,12 +17,12 @@ from datasets import dataset_factory
 from deployment import model_deploy
 from nets import nets_factory
 from preprocessing import preprocessing_factory
-from slimlib import checkpoints
-from slimlib import cluster
-from slimlib import histograms
-from slimlib import inputs
-from slimlib import precision
-from slimlib.errors import UserError
+from image_classifier import checkpoints
+from image_classifier import cluster
+from image_classifier import histograms
+from image_classifier import inputs
+from image_classifier import precision
+from foundation.errors import UserError
 
 _OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'rmsprop', 'sgd')
 _DECAY_TYPES = ('exponential', 'fixed', 'polynomial')
@@ -173,7 +173,7 @@ def _to_uint8(images):
 def _add_summaries(end_points, clone_scope, learning_rate, total_loss, averages=(),
                    histogram_min_size=histograms.FAST_MIN_SIZE):
   """The original script's summaries; histograms of tensors with at least `histogram_min_size`
-  values come from slimlib.histograms' parallel ops (inf: TensorFlow's kernel for all)."""
+  values come from image_classifier.histograms' parallel ops (inf: TensorFlow's kernel for all)."""
   summaries = set(tf.get_collection(tf.GraphKeys.SUMMARIES))
   summaries.update(tf.get_collection('input_images'))
   histogram_inputs = []

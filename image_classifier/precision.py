@@ -71,7 +71,7 @@ def cpu_bf16_instructions(cpuinfo='/proc/cpuinfo'):
 
 
 def check_mode(mode):
-  from slimlib.errors import UserError  # pylint: disable=g-import-not-at-top
+  from foundation.errors import UserError  # pylint: disable=g-import-not-at-top
   mode = mode or 'none'
   if mode not in MODES:
     raise UserError('--mixed_precision=%s is not known; use one of %s' % (mode, ', '.join(MODES)))
@@ -86,7 +86,7 @@ def session_config(mode='none', config=None):
   """
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
   from tensorflow.core.protobuf import rewriter_config_pb2  # pylint: disable=g-import-not-at-top
-  from slimlib.errors import UserError  # pylint: disable=g-import-not-at-top
+  from foundation.errors import UserError  # pylint: disable=g-import-not-at-top
   mode = check_mode(mode)
   if config is None:
     config = tf.ConfigProto(allow_soft_placement=True)

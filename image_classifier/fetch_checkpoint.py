@@ -1,6 +1,6 @@
 """Downloads (or copies) a pretrained checkpoint archive, extracts it safely, prints the checkpoint.
 
-  python -m slimlib.fetch_checkpoint --url=http://download.tensorflow.org/models/inception_v1_2016_08_28.tar.gz \
+  python -m image_classifier.fetch_checkpoint --url=http://download.tensorflow.org/models/inception_v1_2016_08_28.tar.gz \
       --dest=/tmp/checkpoints
 
 Used by the fine-tuning pipelines in scripts/. Prints the checkpoint prefix (for --checkpoint_path) on
@@ -11,7 +11,7 @@ import os
 
 from absl import flags
 
-from slimlib import cli
+from image_classifier import cli
 
 flags.DEFINE_string('url', None, 'URL or local path of the checkpoint archive (.tar.gz or .tgz).')
 flags.DEFINE_string('dest', '/tmp/checkpoints', 'Folder the checkpoint is extracted into.')
@@ -32,8 +32,8 @@ def find_checkpoint(folder, name=None):
 
 
 def main(_):
-  from slimlib import fileio
-  from slimlib.errors import UserError
+  from foundation import fileio
+  from foundation.errors import UserError
   existing = find_checkpoint(FLAGS.dest, FLAGS.name) if FLAGS.name else None
   if not existing:
     if not FLAGS.url:

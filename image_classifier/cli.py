@@ -3,8 +3,8 @@ import sys
 
 from absl import app
 
-from slimlib import compat  # noqa: F401  (applies the TF 2.21 fixes first)
-from slimlib.errors import UserError
+from foundation import internals  # noqa: F401  (applies the TF 2.21 fixes first)
+from foundation.errors import UserError
 
 
 def quiet_logs():

@@ -24,7 +24,7 @@ import time
 
 import tensorflow.compat.v1 as tf
 
-from slimlib.errors import UserError
+from foundation.errors import UserError
 
 # job_name: 'ps' or 'worker'; index: task index in that job; cluster: {'ps': [...], 'worker': [...]}.
 Task = collections.namedtuple('Task', ['job_name', 'index', 'cluster'])
