@@ -7,12 +7,18 @@ r"""Downloads and converts a data set to TFRecords, or converts a folder of your
 The work is done by `datasets.dataset_factory.convert` (one converter module per data set); this
 script only parses flags and prints the converter's summary.
 """
+import sys
+
 from absl import flags
 from absl import logging
 
 from image_classifier import cli
-from datasets import dataset_factory  # noqa: E402  (after cli, which applies the TF fixes)
-from foundation.errors import UserError
+from image_classifier import process
+
+process.prepare_environment(sys.argv)  # before the datasets package loads TensorFlow
+
+from datasets import dataset_factory  # noqa: E402
+from foundation.errors import UserError  # noqa: E402
 
 FLAGS = flags.FLAGS
 

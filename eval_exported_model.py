@@ -30,9 +30,11 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-  from image_classifier import serving
   from foundation.errors import UserError
-  paths = [p.strip() for p in FLAGS.model.split(',') if p.strip()]
+  from image_classifier import evaluation
+  from image_classifier import model_info
+  from image_classifier import serving
+  paths = shared_flags.split_list(FLAGS.model)
   if not paths and not FLAGS.checkpoint_path:
     raise UserError('give --model (exported models) and/or --checkpoint_path')
   models = {}
@@ -40,9 +42,9 @@ def main(_):
     models['%s %s' % (serving.form_of(path), path)] = serving.load(path)
   recorded = next((m.info for m in models.values() if m.info), None)
   if FLAGS.model_name:
-    info = serving.describe(FLAGS.model_name, FLAGS.dataset_name, FLAGS.dataset_dir,
-                            labels_offset=FLAGS.labels_offset,
-                            image_size=FLAGS.image_size or (recorded and recorded.image_size))
+    info = model_info.describe(FLAGS.model_name, FLAGS.dataset_name, FLAGS.dataset_dir,
+                               labels_offset=FLAGS.labels_offset,
+                               image_size=FLAGS.image_size or (recorded and recorded.image_size))
   elif recorded:
     info = recorded._replace(image_size=FLAGS.image_size or recorded.image_size)
   else:
@@ -51,9 +53,9 @@ def main(_):
     reference = {'checkpoint %s' % FLAGS.checkpoint_path: serving.CheckpointModel(
         info, FLAGS.checkpoint_path, FLAGS.moving_average_decay)}
     models = dict(reference, **models)
-  results = serving.evaluate(models, FLAGS.dataset_name, FLAGS.dataset_dir,
-                             FLAGS.dataset_split_name, FLAGS.batch_size, FLAGS.max_num_batches,
-                             info=info)
+  results = evaluation.evaluate_models(models, FLAGS.dataset_name, FLAGS.dataset_dir,
+                                        FLAGS.dataset_split_name, FLAGS.batch_size,
+                                        FLAGS.max_num_batches, info=info)
   first = next(iter(results.values()))['accuracy']
   print('| model | images | top-1 | top-5 | top-1 change |')
   print('| --- | ---: | ---: | ---: | ---: |')

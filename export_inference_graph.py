@@ -30,17 +30,13 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-  from datasets import dataset_factory
   from image_classifier import exporting
-  from foundation.errors import UserError
+  from image_classifier import model_info
   if FLAGS.quantize:
-    raise UserError('--quantize used tf.contrib.quantize, which TensorFlow 2 no longer has: '
-                    'export a quantised TFLite model with export_model.py --format=tflite '
-                    '--tflite_quantization=int8')
+    shared_flags.refuse_quantize('--quantize')
   # Only the class count is needed: the split's files need not exist.
-  num_classes = FLAGS.num_classes or (dataset_factory.get_dataset(
-      FLAGS.dataset_name, 'train', FLAGS.dataset_dir, require_files=False).num_classes
-                                      - FLAGS.labels_offset)
+  num_classes = FLAGS.num_classes or (
+      model_info.dataset_num_classes(FLAGS.dataset_name, FLAGS.dataset_dir) - FLAGS.labels_offset)
   info = exporting.export_graph(
       FLAGS.model_name, FLAGS.output_file, num_classes, is_training=FLAGS.is_training,
       image_size=FLAGS.image_size, batch_size=FLAGS.batch_size, use_grayscale=FLAGS.use_grayscale,

@@ -40,15 +40,17 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-  from image_classifier import serving
-  info = serving.describe(FLAGS.model_name, FLAGS.dataset_name, FLAGS.dataset_dir,
-                          labels_offset=FLAGS.labels_offset, image_size=FLAGS.image_size,
-                          preprocessing_name=FLAGS.preprocessing_name, num_classes=FLAGS.num_classes)
-  print(serving.export(info, FLAGS.checkpoint_path, FLAGS.output_file, FLAGS.format,
-                       quantization=FLAGS.tflite_quantization,
-                       moving_average_decay=FLAGS.moving_average_decay,
-                       dataset_split_name=FLAGS.dataset_split_name,
-                       num_calibration_images=FLAGS.num_calibration_images))
+  from image_classifier import exporting
+  from image_classifier import model_info
+  info = model_info.describe(FLAGS.model_name, FLAGS.dataset_name, FLAGS.dataset_dir,
+                             labels_offset=FLAGS.labels_offset, image_size=FLAGS.image_size,
+                             preprocessing_name=FLAGS.preprocessing_name,
+                             num_classes=FLAGS.num_classes)
+  print(exporting.export(info, FLAGS.checkpoint_path, FLAGS.output_file, FLAGS.format,
+                         quantization=FLAGS.tflite_quantization,
+                         moving_average_decay=FLAGS.moving_average_decay,
+                         dataset_split_name=FLAGS.dataset_split_name,
+                         num_calibration_images=FLAGS.num_calibration_images))
 
 
 def entry_point():

@@ -7,12 +7,12 @@
 Takes the flags of TensorFlow's freeze_graph tool. --output_node_names defaults to the output node
 that export_inference_graph.py recorded next to the graph.
 """
-import json
 import os
 
 from absl import flags
 
 from image_classifier import cli
+from image_classifier import shared_flags
 
 flags.DEFINE_string('input_graph', '', 'GraphDef file to freeze.')
 flags.DEFINE_string('input_saver', '', 'Ignored (the checkpoint is read directly).')
@@ -39,21 +39,18 @@ flags.DEFINE_float('moving_average_decay', None, '(new) Freeze the moving-averag
 FLAGS = flags.FLAGS
 
 
-def _names(text):
-  return [s.strip() for s in text.split(',') if s.strip()]
-
-
 def main(_):
+  from foundation import fileio
+  from foundation.errors import UserError
   from image_classifier import checkpoints
   from image_classifier import exporting
-  from foundation.errors import UserError
   if FLAGS.input_meta_graph or FLAGS.input_saved_model_dir:
     raise UserError('freeze a GraphDef from export_inference_graph.py (--input_graph); '
                     'SavedModels need no freezing')
   if not FLAGS.input_graph or not FLAGS.output_graph:
     raise UserError('--input_graph and --output_graph are required')
   recorded = exporting.read_nodes(FLAGS.input_graph)
-  output_nodes = _names(FLAGS.output_node_names) or ([recorded['output']] if recorded else [])
+  output_nodes = shared_flags.split_list(FLAGS.output_node_names) or ([recorded['output']] if recorded else [])
   if not output_nodes:
     raise UserError('--output_node_names is required (no %s found next to the graph)'
                     % exporting.nodes_file(FLAGS.input_graph))
@@ -64,13 +61,11 @@ def main(_):
       node.device = ''
   frozen, count = exporting.freeze(
       graph_def, checkpoint, output_nodes, moving_average_decay=FLAGS.moving_average_decay,
-      blacklist=set(_names(FLAGS.variable_names_blacklist)),
-      whitelist=set(_names(FLAGS.variable_names_whitelist)) or None)
-  exporting.write_atomically(FLAGS.output_graph, frozen.SerializeToString())
-  info = dict(recorded, output=output_nodes[0],
-              checkpoint=checkpoint)
-  with open(exporting.nodes_file(FLAGS.output_graph), 'w') as f:
-    json.dump(info, f, indent=1)
+      blacklist=set(shared_flags.split_list(FLAGS.variable_names_blacklist)),
+      whitelist=set(shared_flags.split_list(FLAGS.variable_names_whitelist)) or None)
+  fileio.write_atomically(FLAGS.output_graph, frozen.SerializeToString())
+  exporting.write_nodes(FLAGS.output_graph, dict(recorded, output=output_nodes[0],
+                                                 checkpoint=checkpoint))
   print('Froze %d variables from %s into %s (%d nodes, %.1f MB); output node %s'
         % (count, checkpoint, FLAGS.output_graph, len(frozen.node),
            os.path.getsize(FLAGS.output_graph) / 2 ** 20, ', '.join(output_nodes)))

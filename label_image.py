@@ -43,12 +43,12 @@ def _default_labels(recorded):
 
 
 def _labels(recorded):
-  from image_classifier import exporting
   from foundation.errors import UserError
+  from image_classifier import serving
   if FLAGS.labels and not os.path.exists(FLAGS.labels):
     raise UserError('labels file %s not found' % FLAGS.labels)
   labels_path = FLAGS.labels or _default_labels(recorded)
-  return exporting.read_labels(labels_path) if labels_path else {}
+  return serving.read_labels(labels_path) if labels_path else {}
 
 
 def _print(pairs, labels, offset):
@@ -70,9 +70,9 @@ def _label_saved_model():
 
 
 def main(_):
+  from foundation.errors import UserError
   from image_classifier import exporting
   from image_classifier import serving
-  from foundation.errors import UserError
   if not FLAGS.graph or not FLAGS.image:
     raise UserError('--graph and --image are required')
   if not os.path.exists(FLAGS.image):
@@ -95,11 +95,11 @@ def main(_):
   if own_preprocessing:
     batch = serving.preprocess_files(model.info, [FLAGS.image])
   else:
-    batch = exporting.load_image(FLAGS.image, height, width, FLAGS.input_mean, FLAGS.input_std,
+    batch = serving.load_image(FLAGS.image, height, width, FLAGS.input_mean, FLAGS.input_std,
                                  channels=channels)
   scores = model.scores(batch)
   labels = _labels(recorded) or (model.info.labels if model.info else {})
-  _print(exporting.top_k(scores, FLAGS.top_k), labels, recorded.get('labels_offset', 0))
+  _print(serving.top_k(scores, FLAGS.top_k), labels, recorded.get('labels_offset', 0))
 
 
 def entry_point():

@@ -93,8 +93,8 @@ def _examples(out_dir):
 
 def main(argv):
   del argv
-  from image_classifier import cli
-  cli.quiet_logs()
+  from image_classifier import process
+  process.configure(sys.argv)
   images_dir = bench_data.make_jpeg_folder(os.path.join(FLAGS.work_dir, 'jpegs'), FLAGS.num_images)
   items = _items(images_dir)
   times = {'original': [], 'parallel': []}

@@ -46,7 +46,8 @@ def _checkpoint(dataset_dir, train_dir):
   """A random-weights checkpoint of the model (global step 0), written once."""
   if os.path.exists(os.path.join(train_dir, 'checkpoint')):
     return train_dir
-  from foundation import internals  # noqa: F401
+  from image_classifier import process
+  process.configure(sys.argv)
   import tensorflow.compat.v1 as tf
   from datasets import dataset_factory
   from nets import nets_factory

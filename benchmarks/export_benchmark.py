@@ -31,7 +31,11 @@ if ROOT not in sys.path:
 
 from absl import flags  # noqa: E402
 
-from image_classifier import cli  # noqa: E402  (applies the TF 2.21 fixes first)
+from image_classifier import process  # noqa: E402
+
+process.configure(sys.argv)  # as a script: graph mode, speed-ups, oneDNN on x86
+
+from image_classifier import cli  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
@@ -65,27 +69,28 @@ def _median_seconds(fn, runs, warmup):
 
 
 def _export_all(info, folder):
-  from image_classifier import serving
+  from image_classifier import exporting
   checkpoint = FLAGS.checkpoint_path
   paths = {'frozen graph': os.path.join(folder, 'frozen.pb'),
            'SavedModel': os.path.join(folder, 'saved_model'),
            'TFLite float32': os.path.join(folder, 'float32.tflite'),
            'TFLite float16': os.path.join(folder, 'float16.tflite'),
            'TFLite int8': os.path.join(folder, 'int8.tflite')}
-  serving.export_frozen_graph(info, checkpoint, paths['frozen graph'])
-  serving.export_saved_model(info, checkpoint, paths['SavedModel'])
-  serving.export_tflite(info, checkpoint, paths['TFLite float32'])
-  serving.export_tflite(info, checkpoint, paths['TFLite float16'], 'float16')
+  exporting.export_frozen_graph(info, checkpoint, paths['frozen graph'])
+  exporting.export_saved_model(info, checkpoint, paths['SavedModel'])
+  exporting.export_tflite(info, checkpoint, paths['TFLite float32'])
+  exporting.export_tflite(info, checkpoint, paths['TFLite float16'], 'float16')
   rng = np.random.RandomState(0)
   calibration = rng.uniform(-1, 1, [FLAGS.calibration_images, info.image_size, info.image_size, 3])
-  serving.export_tflite(info, checkpoint, paths['TFLite int8'], 'int8',
+  exporting.export_tflite(info, checkpoint, paths['TFLite int8'], 'int8',
                         calibration_images=calibration.astype(np.float32))
   return paths
 
 
 def measure():
+  from image_classifier import model_info
   from image_classifier import serving
-  info = serving.describe(FLAGS.model_name, None, None, num_classes=FLAGS.num_classes)
+  info = model_info.describe(FLAGS.model_name, None, None, num_classes=FLAGS.num_classes)
   image = serving.preprocess_files(info, [FLAGS.image])
   batch = np.repeat(image, FLAGS.batch_size, axis=0)
   with open(FLAGS.image, 'rb') as f:

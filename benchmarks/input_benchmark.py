@@ -17,7 +17,9 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_data  # noqa: E402  (puts the project root on sys.path too)
-from foundation import internals  # noqa: E402,F401
+from image_classifier import process  # noqa: E402
+
+process.configure(sys.argv)  # as a script: graph mode, speed-ups, oneDNN on x86
 
 flags.DEFINE_integer('rounds', 3, 'Alternating rounds per path.')
 flags.DEFINE_integer('batches', 30, 'Measured batches per round (after 5 warm-up batches).')

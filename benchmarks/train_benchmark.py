@@ -76,8 +76,8 @@ def _train_options(**overrides):
 
 def _worker_fast(random_inputs, mixed_precision):
   import logging
-  from image_classifier import cli
-  cli.quiet_logs()
+  from image_classifier import process
+  process.configure(sys.argv)
   import tensorflow.compat.v1 as tf
   logger = logging.getLogger('tensorflow')
   if not logger.handlers:  # under this app.run nothing else prints the per-step lines
@@ -104,11 +104,13 @@ def _worker_fast(random_inputs, mixed_precision):
 
 def _worker_original():
   """queue input + slim.learning.train, as the original train_image_classifier.py ran."""
-  from image_classifier import cli
-  cli.quiet_logs()
+  from image_classifier import process
+  process.configure(sys.argv)
   import tensorflow.compat.v1 as tf
   import tf_slim as slim
   from datasets import dataset_factory
+  from image_classifier import inputs
+  from image_classifier import summaries
   from image_classifier import training
   opts = _train_options(model_name=FLAGS.model, batch_size=FLAGS.batch,
                         input_pipeline='queue')
@@ -116,7 +118,7 @@ def _worker_original():
   with tf.Graph().as_default():
     global_step = tf.train.get_or_create_global_step()
     dataset = dataset_factory.get_dataset('custom', 'train', FLAGS.data_dir)
-    _, network_fn, next_batch = training.build_model_inputs(opts, dataset, is_training=True)
+    _, network_fn, next_batch = inputs.build_model_inputs(opts, dataset, is_training=True)
     images, labels = next_batch()
     logits, end_points = network_fn(images)
     onehot = tf.one_hot(labels, dataset.num_classes)
@@ -131,7 +133,7 @@ def _worker_original():
     # The original script's summaries (activations, sparsity, losses, variables, learning rate),
     # which its Supervisor computes at start-up and then every save_summaries_secs; all its
     # histograms came from TensorFlow's own kernel.
-    summary_op = training._add_summaries(end_points, '', rate, total_loss,
+    summary_op = summaries.add_summaries(end_points, '', rate, total_loss,
                                          histogram_min_size=float('inf'))
     last = [None]
 
@@ -151,8 +153,8 @@ def _worker_original():
 
 
 def _worker_matmul(dtype_name):
-  from image_classifier import cli
-  cli.quiet_logs()
+  from image_classifier import process
+  process.configure(sys.argv)
   import tensorflow.compat.v1 as tf
   n = 1536
   with tf.Graph().as_default():
@@ -226,7 +228,8 @@ def _matmul_rate(dtype_name, onednn):
 
 
 def _training_flops_per_image(model):
-  from foundation import internals  # noqa: F401
+  from image_classifier import process
+  process.configure(sys.argv)
   import tensorflow.compat.v1 as tf
   from nets import nets_factory
   from image_classifier import model_stats

@@ -34,7 +34,11 @@ if ROOT not in sys.path:
 
 from absl import flags  # noqa: E402
 
-from image_classifier import cli  # noqa: E402  (applies the TF 2.21 fixes before tf_slim is imported)
+from image_classifier import process  # noqa: E402
+
+process.configure(sys.argv)  # as a script: graph mode, speed-ups, oneDNN on x86
+
+from image_classifier import cli  # noqa: E402
 from image_classifier import model_stats  # noqa: E402
 
 import numpy as np  # noqa: E402

@@ -27,7 +27,6 @@ import collections
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from foundation.errors import UserError
 
 __all__ = ['create_clones',
            'deploy',
@@ -39,7 +38,7 @@ __all__ = ['create_clones',
           ]
 
 
-class DeploymentConfigError(UserError, ValueError):
+class DeploymentConfigError(ValueError):
   """An impossible combination of deployment settings (a ValueError, as in the original)."""
 
 

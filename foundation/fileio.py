@@ -11,6 +11,7 @@ Every failure a user can cause (bad URL, truncated download, hostile archive) is
 """
 import contextlib
 import hashlib
+import json
 import http.client
 import os
 import shutil
@@ -311,9 +312,31 @@ def atomic_output(final_path, mode='wb'):
       os.remove(temp_path)
 
 
+def write_atomically(final_path, data):
+  """Writes `data` (bytes or str) to `final_path` so that it is either whole or not there.
+
+  The one atomic writer of the project. A URL-style path (gs://...) goes through TensorFlow's file
+  system layer, written beside and renamed like a local one.
+  """
+  if '://' in final_path:
+    import tensorflow as tf  # deferred, as above
+    temp_path = final_path + TEMP_MARKER + str(os.getpid())
+    with tf.io.gfile.GFile(temp_path, 'wb' if isinstance(data, bytes) else 'w') as f:
+      f.write(data)
+    tf.io.gfile.rename(temp_path, final_path, overwrite=True)
+    return
+  with atomic_output(final_path, 'wb' if isinstance(data, bytes) else 'w') as f:
+    f.write(data)
+
+
 def write_text_atomically(final_path, text):
-  with atomic_output(final_path, 'w') as f:
-    f.write(text)
+  write_atomically(final_path, text)
+
+
+def write_json_atomically(final_path, data):
+  """`data` as indented JSON at `final_path`, written atomically; the folder is created."""
+  os.makedirs(os.path.dirname(final_path) or '.', exist_ok=True)
+  write_atomically(final_path, json.dumps(data, indent=1))
 
 
 def _new_tfrecord_writer(path, options):

@@ -1,9 +1,6 @@
-"""Shared plumbing for the slim scripts: TF 2.21 compatibility, flags, errors, I/O, training/eval/export."""
+"""The application layer: the jobs the scripts run (training, evaluation, input pipelines, export
+and serving, clusters) and the command-line plumbing they share.
 
-import sys as _sys
-
-from image_classifier import precision as _precision
-
-# A command line asking for --mixed_precision=bfloat16 needs oneDNN switched on before TensorFlow
-# is imported; every script imports this package first, so this is the one place that can.
-_precision.prepare_environment(_sys.argv)
+Importing it changes nothing in the process; `image_classifier.process` configures a script's
+process (the scripts call it through `cli.run`).
+"""

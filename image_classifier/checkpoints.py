@@ -1,6 +1,4 @@
 """Finding checkpoints and checking that one fits a model before restoring it."""
-import os
-
 import tensorflow.compat.v1 as tf
 
 from foundation.errors import UserError

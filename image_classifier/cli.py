@@ -1,22 +1,10 @@
-"""Script boundary: user mistakes become one line on stderr and exit code 2, not a traceback."""
+"""Script boundary: the process set up, and user mistakes turned into one line and exit code 2."""
 import sys
 
 from absl import app
 
-from foundation import internals  # noqa: F401  (applies the TF 2.21 fixes first)
 from foundation.errors import UserError
-
-
-def quiet_logs():
-  """One line per log record, and no deprecation chatter from TF's own v1 APIs we use on purpose."""
-  import logging
-  import warnings
-  from tensorflow.python.util import deprecation
-  deprecation._PRINT_DEPRECATION_WARNINGS = False  # pylint: disable=protected-access
-  warnings.filterwarnings('ignore', category=UserWarning)
-  warnings.filterwarnings('ignore', category=DeprecationWarning)
-  # tf.logging has its own handler; propagating to absl's root handler printed every line twice.
-  logging.getLogger('tensorflow').propagate = False
+from image_classifier import process
 
 
 def fail(message, code=2):
@@ -26,7 +14,7 @@ def fail(message, code=2):
 
 
 def run(main):
-  """absl.app.run(main), with UserError (and KeyboardInterrupt) turned into a clean exit."""
+  """absl.app.run(main) in a configured process, with UserError and Ctrl-C as clean exits."""
 
   def guarded(argv):
     try:
@@ -36,5 +24,7 @@ def run(main):
     except KeyboardInterrupt:
       fail('interrupted', 130)
 
-  quiet_logs()
+  process.prepare_environment(sys.argv)
+  # Before app.run: TensorFlow's logger gets its own handler only while absl's is not yet there.
+  process.configure_tensorflow()
   app.run(guarded)

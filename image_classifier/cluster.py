@@ -18,13 +18,14 @@ import collections
 import json
 import os
 import signal
-import sys
 import threading
 import time
 
 import tensorflow.compat.v1 as tf
 
+from foundation import internals
 from foundation.errors import UserError
+from image_classifier import shared_flags
 
 # job_name: 'ps' or 'worker'; index: task index in that job; cluster: {'ps': [...], 'worker': [...]}.
 Task = collections.namedtuple('Task', ['job_name', 'index', 'cluster'])
@@ -37,14 +38,10 @@ STOP_GRACE_SECS = 3
 _SERVERS = []
 
 
-def _hosts(text):
-  return [h.strip() for h in (text or '').split(',') if h.strip()]
-
-
 def from_flags(opts):
   """The Task described by --job_name/--task/--ps_hosts/--worker_hosts, or None without hosts."""
-  ps_hosts = _hosts(getattr(opts, 'ps_hosts', None))
-  worker_hosts = _hosts(getattr(opts, 'worker_hosts', None))
+  ps_hosts = shared_flags.split_list(getattr(opts, 'ps_hosts', None))
+  worker_hosts = shared_flags.split_list(getattr(opts, 'worker_hosts', None))
   job_name = getattr(opts, 'job_name', None) or 'worker'
   if not ps_hosts and not worker_hosts:
     if job_name == 'ps':
@@ -225,9 +222,7 @@ class ReleaseWorkersHook(tf.train.SessionRunHook):
     self._op = self._optimizer.get_init_tokens_op(2 * self._num_workers)
     # The queue runner's last step (waiting for gradients) is cancelled when the session closes:
     # that is its normal end here, not an error worth a traceback.
-    runner = self._optimizer.get_chief_queue_runner()
-    runner._queue_closed_exception_types = (  # pylint: disable=protected-access
-        tuple(runner._queue_closed_exception_types) + (tf.errors.CancelledError,))  # pylint: disable=protected-access
+    internals.treat_cancelled_as_closed(self._optimizer.get_chief_queue_runner())
 
   def end(self, session):
     try:
@@ -265,9 +260,7 @@ class CloseWatchdogHook(tf.train.SessionRunHook):
       return
     tf.logging.warning('The session did not close within %d s (a worker of the cluster was '
                        'probably killed mid-step); everything is saved, exiting.', self._timeout)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # pylint: disable=protected-access
+    internals.exit_now(0)
 
 
 def session_closed():

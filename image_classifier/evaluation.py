@@ -1,9 +1,10 @@
-"""Evaluating a slim classifier checkpoint on a TFRecord split: Accuracy, Recall_5, per-class accuracy.
+"""Evaluating classifiers on a TFRecord split: Accuracy, Recall_5, per-class accuracy.
 
-`evaluate(opts)` takes an object with eval_image_classifier.py's flags. With the default `tf_data`
-input every example of the split is seen exactly once (the last batch may be smaller).
+One loop serves both tools: `evaluate(opts)` (eval_image_classifier.py: a checkpoint, its graph
+built from the flags) and `evaluate_models(models, ...)` (eval_exported_model.py: exported forms and
+the checkpoint they came from, side by side). With the default `tf_data` input every example of
+the split is seen exactly once (the last batch may be smaller).
 """
-import json
 import os
 import time
 
@@ -12,11 +13,67 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from datasets import dataset_factory
-from image_classifier import checkpoints
-from image_classifier import precision
-from image_classifier import training
+from foundation import fileio
 from foundation.errors import UserError
+from image_classifier import checkpoints
+from image_classifier import inputs
+from image_classifier import model_info
+from image_classifier import precision
+from image_classifier import serving
+from image_classifier import shared_flags
 
+TOP_K = 5
+
+
+class Tally(object):
+  """Counts of one model's answers: per class seen and right at top-1, and top-k hits."""
+
+  def __init__(self, num_classes):
+    self.seen = np.zeros(num_classes, np.int64)
+    self.correct = np.zeros(num_classes, np.int64)
+    self.top_k_hits = 0
+
+  def add(self, labels, predictions, in_top_k):
+    np.add.at(self.seen, labels, 1)
+    np.add.at(self.correct, labels[predictions == labels], 1)
+    self.top_k_hits += int(np.sum(in_top_k))
+
+  def add_scores(self, labels, scores):
+    """From a batch of scores (logits or probabilities): the top-1 and top-k answers."""
+    top = np.argsort(-scores, axis=1)[:, :TOP_K]
+    self.add(labels, top[:, 0], np.any(top == labels[:, None], axis=1))
+
+  @property
+  def total(self):
+    return int(self.seen.sum())
+
+  def results(self):
+    total = max(self.total, 1)
+    return {'Accuracy': float(self.correct.sum()) / total,
+            'Recall_5': float(self.top_k_hits) / total}
+
+
+def tally_batches(batch_results, tallies, num_batches):
+  """Adds every batch of `batch_results` (an iterable of {name: (labels, predictions or scores)})
+  to `tallies` ({name: Tally}), logging progress about ten times; returns the seconds it took."""
+  start = time.time()
+  batches = 0
+  for results in batch_results:
+    for name, (labels, answers) in results.items():
+      if isinstance(answers, tuple):
+        tallies[name].add(labels, *answers)
+      else:
+        tallies[name].add_scores(labels, answers)
+    batches += 1
+    if num_batches and (batches % max(1, num_batches // 10) == 0 or batches == num_batches):
+      seen = next(iter(tallies.values())).total
+      tf.logging.info('Evaluation [%d/%d] %d images, %.1f images/sec', batches, num_batches, seen,
+                      seen / max(time.time() - start, 1e-9))
+  return time.time() - start
+
+
+# ---------------------------------------------------------------------------------------------
+# A checkpoint, with the graph built from the flags (eval_image_classifier.py).
 
 def _restore_map(opts, global_step):
   if opts.moving_average_decay:
@@ -35,70 +92,68 @@ def _write_summaries(eval_dir, step, values):
   writer.flush()
 
 
+def _checkpoint_batches(session, fetches, num_batches):
+  batches = 0
+  while not session.should_stop() and batches < num_batches:
+    try:
+      predictions, labels, hits = session.run(fetches)
+    except tf.errors.OutOfRangeError:  # the split's one pass is over
+      return
+    batches += 1
+    yield {'checkpoint': (labels, (predictions, hits))}
+
+
+def _report(opts, dataset, checkpoint, step, tally, elapsed):
+  """Prints and writes (TensorBoard summaries, per_class_accuracy.json) one evaluation's results."""
+  results = tally.results()
+  for name, value in results.items():
+    print('eval/%s[%s]' % (name, value), flush=True)
+  _write_summaries(opts.eval_dir, step, results)
+  names = dataset.labels_to_names or {}
+  per_class = {}
+  for c in np.flatnonzero(tally.seen):
+    name = names.get(int(c) + opts.labels_offset, str(c))
+    per_class[name] = {'label': int(c), 'accuracy': float(tally.correct[c]) / tally.seen[c],
+                       'count': int(tally.seen[c])}
+  report = dict(results, checkpoint=checkpoint, global_step=int(step), num_examples=tally.total,
+                images_per_sec=tally.total / max(elapsed, 1e-9), per_class=per_class)
+  fileio.write_json_atomically(os.path.join(opts.eval_dir, 'per_class_accuracy.json'), report)
+  print('Evaluated %s (step %d): %d images in %.1f s, Accuracy %.4f, Recall_5 %.4f'
+        % (checkpoint, step, tally.total, elapsed, results['Accuracy'], results['Recall_5']),
+        flush=True)
+  return report
+
+
 def evaluate_checkpoint(opts, checkpoint):
   """Evaluates one checkpoint; returns a dict of results (also written to --eval_dir)."""
   with tf.Graph().as_default():
     global_step = tf.train.get_or_create_global_step()
     dataset = dataset_factory.get_dataset(opts.dataset_name, opts.dataset_split_name,
                                           opts.dataset_dir)
-    _, network_fn, next_batch = training.build_model_inputs(opts, dataset, is_training=False,
-                                                            num_epochs=1)
+    _, network_fn, next_batch = inputs.build_model_inputs(opts, dataset, is_training=False,
+                                                          num_epochs=1)
     images, labels = next_batch()
     logits, _ = network_fn(images)
     logits = tf.reshape(logits, [tf.shape(logits)[0], -1])
-    predictions = tf.argmax(logits, 1)
-    k = min(5, dataset.num_classes - opts.labels_offset)
-    in_top_k = tf.nn.in_top_k(logits, tf.cast(labels, tf.int32), k)
+    num_classes = dataset.num_classes - opts.labels_offset
+    in_top_k = tf.nn.in_top_k(logits, tf.cast(labels, tf.int32), min(TOP_K, num_classes))
+    fetches = [tf.argmax(logits, 1), labels, in_top_k]
 
     var_map = checkpoints.check_fits(checkpoint, _restore_map(opts, global_step), fix_flag=None)
-    saver = tf.train.Saver(var_map)
-    scaffold = tf.train.Scaffold(saver=saver)
     creator = tf.train.ChiefSessionCreator(
-        scaffold=scaffold, master=opts.master, checkpoint_filename_with_path=checkpoint,
+        scaffold=tf.train.Scaffold(saver=tf.train.Saver(var_map)), master=opts.master,
+        checkpoint_filename_with_path=checkpoint,
         config=precision.session_config(getattr(opts, 'mixed_precision', 'none')))
     num_batches = opts.max_num_batches or int(np.ceil(dataset.num_samples / opts.batch_size))
-    num_classes = dataset.num_classes - opts.labels_offset
-    correct = np.zeros(num_classes, np.int64)
-    seen = np.zeros(num_classes, np.int64)
-    top_k_hits = 0
-    start = time.time()
-    batches = 0
+    tally = Tally(num_classes)
     with tf.train.MonitoredSession(session_creator=creator) as session:
       step = session.run(global_step)
-      while not session.should_stop() and batches < num_batches:
-        pred, lab, hits = session.run([predictions, labels, in_top_k])
-        np.add.at(seen, lab, 1)
-        np.add.at(correct, lab[pred == lab], 1)
-        top_k_hits += int(hits.sum())
-        batches += 1
-        if batches % max(1, num_batches // 10) == 0 or batches == num_batches:
-          elapsed = time.time() - start
-          tf.logging.info('Evaluation [%d/%d] %d images, %.1f images/sec', batches, num_batches,
-                          seen.sum(), seen.sum() / max(elapsed, 1e-9))
-  total = int(seen.sum())
-  if not total:
+      elapsed = tally_batches(_checkpoint_batches(session, fetches, num_batches),
+                              {'checkpoint': tally}, num_batches)
+  if not tally.total:
     raise UserError('no examples were read from split %r in %s'
                     % (opts.dataset_split_name, opts.dataset_dir))
-  results = {'Accuracy': float(correct.sum()) / total, 'Recall_5': float(top_k_hits) / total}
-  elapsed = time.time() - start
-  for name, value in results.items():
-    print('eval/%s[%s]' % (name, value), flush=True)
-  _write_summaries(opts.eval_dir, step, results)
-  labels_to_names = dataset.labels_to_names or {}
-  per_class = {}
-  for c in range(num_classes):
-    if seen[c]:
-      name = labels_to_names.get(c + opts.labels_offset, str(c))
-      per_class[name] = {'label': c, 'accuracy': float(correct[c]) / seen[c], 'count': int(seen[c])}
-  report = dict(results, checkpoint=checkpoint, global_step=int(step), num_examples=total,
-                images_per_sec=total / max(elapsed, 1e-9), per_class=per_class)
-  path = os.path.join(opts.eval_dir, 'per_class_accuracy.json')
-  with open(path + '.tmp', 'w') as f:
-    json.dump(report, f, indent=1)
-  os.replace(path + '.tmp', path)
-  print('Evaluated %s (step %d): %d images in %.1f s, Accuracy %.4f, Recall_5 %.4f'
-        % (checkpoint, step, total, elapsed, results['Accuracy'], results['Recall_5']), flush=True)
-  return report
+  return _report(opts, dataset, checkpoint, step, tally, elapsed)
 
 
 def evaluate(opts):
@@ -106,8 +161,7 @@ def evaluate(opts):
   if not opts.dataset_dir:
     raise UserError('You must supply the dataset directory with --dataset_dir')
   if opts.quantize:
-    raise UserError('--quantize used tf.contrib.quantize, which TensorFlow 2 no longer has; '
-                    'evaluate a quantised TFLite export instead (export_model.py --format=tflite)')
+    shared_flags.refuse_quantize('--quantize')
   tf.logging.set_verbosity(tf.logging.INFO)
   # The data set is checked first: a missing split is named even before any checkpoint exists.
   dataset_factory.get_dataset(opts.dataset_name, opts.dataset_split_name, opts.dataset_dir)
@@ -134,3 +188,52 @@ def evaluate(opts):
     tf.logging.warning('No checkpoint appeared in %s within --timeout=%s s', opts.checkpoint_path,
                        opts.timeout)
   return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Exported models side by side (eval_exported_model.py).
+
+def _model_batches(session, next_batch, models, max_num_batches):
+  batches = 0
+  while not max_num_batches or batches < max_num_batches:
+    try:
+      encoded, images, labels = session.run(next_batch)
+    except tf.errors.OutOfRangeError:
+      return
+    batches += 1
+    results = {}
+    for name, model in models.items():
+      if isinstance(model, serving.SavedModel):  # its own decoding and preprocessing
+        results[name] = (labels, model.classify(list(encoded))['logits'])
+      else:
+        results[name] = (labels, model.logits(images))
+    yield results
+
+
+def evaluate_models(models, dataset_name, dataset_dir, dataset_split_name='validation',
+                    batch_size=32, max_num_batches=None, info=None):
+  """Top-1 / top-5 accuracy of each model over the split; {name: {'accuracy', 'recall_5', 'n'}}.
+
+  `models`: {display name: a loaded model of `serving`}. SavedModels receive the encoded photos
+  (their own preprocessing runs); the other forms receive the images decoded and preprocessed as
+  at evaluation.
+  """
+  info = info or next((m.info for m in models.values() if m.info), None)
+  if info is None:
+    raise UserError('cannot tell the model\'s image size and preprocessing: give --model_name '
+                    '(the exported files carry no description)')
+  dataset = dataset_factory.get_dataset(dataset_name, dataset_split_name, dataset_dir)
+  num_classes = max(info.num_classes, dataset.num_classes - info.labels_offset)
+  tallies = {name: Tally(num_classes) for name in models}
+  with tf.Graph().as_default():
+    next_batch = inputs.encoded_and_preprocessed(dataset, model_info.preprocess_fn(info),
+                                                 batch_size, info.labels_offset)
+    with tf.Session() as session:
+      tally_batches(_model_batches(session, next_batch, models, max_num_batches), tallies,
+                    max_num_batches)
+  out = {}
+  for name, tally in tallies.items():
+    results = tally.results()
+    out[name] = {'accuracy': results['Accuracy'], 'recall_5': results['Recall_5'],
+                 'n': tally.total}
+  return out

@@ -1,31 +1,64 @@
-"""Inference graphs: export (GraphDef without weights), freeze (weights folded in as constants),
-and running a frozen graph on one image.
+"""Everything the project writes for inference, from a network or a checkpoint.
+
+* The inference GraphDef of export_inference_graph.py (a float `input` placeholder, no weights)
+  and freezing it with a checkpoint (freeze_graph.py): `export_graph`, `freeze`.
+* The served forms of export_model.py, each from a checkpoint in one call (`export`):
+  - SavedModel: signature `serving_default` takes encoded photos (a batch of JPEG/PNG strings,
+    input key `image_bytes`) and returns the top-k `classes`, their `names` and `scores` (softmax)
+    and the `logits`, with the model's own evaluation preprocessing inside; `predict_images` takes
+    already preprocessed float images. Loads with `tf.saved_model.load` and TF Serving.
+  - TFLite: float32, float16 weights, or full-integer int8 (post-training quantisation calibrated on
+    images of the data set, decoded and preprocessed as at evaluation). Input: one preprocessed
+    image batch `input`; outputs `logits` and `probabilities`.
+  - Frozen GraphDef (`input` -> `logits`, `probabilities`): the inference graph frozen by `freeze`.
+
+Every file gets a JSON description beside it (`nodes_file`) so that label_image.py and the exported
+model evaluation know how to feed it; every output is written atomically.
 """
+import functools
 import json
 import os
 
 import numpy as np
 import tensorflow.compat.v1 as tf
+from google.protobuf import text_format
 
-from image_classifier import checkpoints
+from datasets import dataset_factory
+from foundation import fileio
 from foundation.errors import UserError
+from image_classifier import checkpoints
+from image_classifier import inputs
+from image_classifier import model_info
+from image_classifier.model_info import INPUT, LOGITS, PROBABILITIES
 
-INPUT_NODE = 'input'
+FORMATS = ('saved_model', 'tflite', 'frozen_graph')
+QUANTIZATIONS = ('none', 'float16', 'int8')
+BYTES_KEY = 'image_bytes'
+SAVED_MODEL_INFO = os.path.join('assets.extra', 'slim_model.json')
+INPUT_NODE = INPUT
 _VARIABLE_OPS = ('VariableV2', 'Variable', 'VarHandleOp')
 
 
 def nodes_file(graph_path):
-  """Where export_inference_graph records the graph's input/output node names."""
+  """Where the description of an exported graph or TFLite file is written: beside it."""
   return graph_path + '.nodes.json'
 
 
 def read_nodes(graph_path):
+  """The recorded description of an exported file ({} when there is none)."""
   path = nodes_file(graph_path)
   if os.path.exists(path):
     with open(path) as f:
       return json.load(f)
   return {}
 
+
+def write_nodes(graph_path, info):
+  fileio.write_json_atomically(nodes_file(graph_path), info)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference graphs and freezing.
 
 def prediction_node(end_points, logits):
   """Name of the op a user fetches for class probabilities (logits for nets without softmax)."""
@@ -39,13 +72,11 @@ def export_graph(model_name, output_file, num_classes, is_training=False, image_
                  batch_size=None, use_grayscale=False, is_video_model=False, num_frames=None,
                  final_endpoint=None, write_text_graphdef=False, extra_info=None):
   """Writes the network's inference GraphDef with a float `input` placeholder; returns node names."""
-  from nets import nets_factory
   if not output_file:
     raise UserError('You must supply the path to save to with --output_file')
   if is_video_model and not num_frames:
     raise UserError('--num_frames is required with --is_video_model')
-  network_fn = nets_factory.get_network_fn(model_name, num_classes=num_classes,
-                                           is_training=is_training)
+  network_fn = model_info.network_fn(model_name, num_classes, is_training=is_training)
   size = image_size or network_fn.default_image_size
   channels = 1 if use_grayscale else 3
   shape = ([batch_size, num_frames, size, size, channels] if is_video_model
@@ -63,28 +94,17 @@ def export_graph(model_name, output_file, num_classes, is_training=False, image_
     graph_def = graph.as_graph_def()
   directory = os.path.dirname(output_file) or '.'
   tf.io.gfile.makedirs(directory)
-  if write_text_graphdef:
-    tf.io.write_graph(graph_def, directory, os.path.basename(output_file), as_text=True)
-  else:
-    write_atomically(output_file, graph_def.SerializeToString())
+  fileio.write_atomically(output_file, text_format.MessageToString(graph_def, float_format='')
+                          if write_text_graphdef else graph_def.SerializeToString())
   info = {'model_name': model_name, 'input': INPUT_NODE, 'output': output,
           'input_shape': shape, 'num_classes': num_classes, 'image_size': size}
   info.update(extra_info or {})
-  with open(nodes_file(output_file), 'w') as f:
-    json.dump(info, f, indent=1)
+  write_nodes(output_file, info)
   return info
-
-
-def write_atomically(path, data):
-  tmp = path + '.tmp'
-  with tf.io.gfile.GFile(tmp, 'wb') as f:
-    f.write(data)
-  tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
 def load_graph_def(path, binary=None):
   """A GraphDef from a binary or text file (auto-detected when `binary` is None)."""
-  from google.protobuf import text_format
   if not tf.io.gfile.exists(path):
     raise UserError('graph file %s not found' % path)
   with tf.io.gfile.GFile(path, 'rb') as f:
@@ -157,50 +177,135 @@ def freeze(graph_def, checkpoint, output_node_names, moving_average_decay=None,
   return tf.graph_util.remove_training_nodes(out, protected_nodes=output_node_names), len(frozen)
 
 
-def read_labels(path):
-  """{index: name} from slim's `id:name` labels.txt or a plain one-name-per-line file."""
-  with open(path, encoding='utf-8') as f:
-    lines = [line.rstrip('\n') for line in f if line.strip()]
-  labels = {}
-  for i, line in enumerate(lines):
-    head, sep, tail = line.partition(':')
-    if sep and head.strip().isdigit():
-      labels[int(head)] = tail
-    else:
-      labels[i] = line.strip()
-  return labels
+# ---------------------------------------------------------------------------------------------
+# Served forms, from a checkpoint.
 
-
-def load_image(path, height, width, mean, std, channels=3):
-  """Decodes, resizes (bilinear) and normalises one image as the label_image example does."""
-  if not os.path.exists(path):
-    raise UserError('image %s not found' % path)
+def export_saved_model(info, checkpoint, output_dir, moving_average_decay=None, top_k=5):
+  """Writes a SavedModel (signatures `serving_default` and `predict_images`) to `output_dir`."""
+  if tf.io.gfile.exists(output_dir):
+    if tf.io.gfile.listdir(output_dir):
+      raise UserError('%s exists and is not empty: a SavedModel needs a new folder' % output_dir)
+    tf.io.gfile.rmtree(output_dir)
+  k = min(top_k, info.num_classes)
+  names = [info.labels.get(i + info.labels_offset, str(i + info.labels_offset))
+           for i in range(info.num_classes)]
   with tf.Graph().as_default():
-    data = tf.io.read_file(path)
-    image = tf.io.decode_image(data, channels=channels, expand_animations=False)
-    image = tf.expand_dims(tf.cast(image, tf.float32), 0)
-    image = tf.image.resize_bilinear(image, [height, width])
-    image = (image - mean) / std
+    image_bytes = tf.placeholder(tf.string, [None], name=BYTES_KEY)
+    decoded = tf.map_fn(functools.partial(model_info.decode_and_preprocess, info), image_bytes,
+                        fn_output_signature=tf.float32, back_prop=False)
+    # Fed directly by `predict_images`; fed from the decoded photos by `serving_default`.
+    images = tf.placeholder_with_default(
+        decoded, [None, info.image_size, info.image_size, 3], name=INPUT)
+    logits, probabilities = model_info.network_outputs(info, images)
+    scores, indices = tf.nn.top_k(probabilities, k)
+    classes = tf.cast(indices, tf.int64) + info.labels_offset
+    class_names = tf.gather(tf.constant(names), indices)
+    info_t = tf.saved_model.utils.build_tensor_info
+    serving = tf.saved_model.signature_def_utils.build_signature_def(
+        inputs={BYTES_KEY: info_t(image_bytes)},
+        outputs={'classes': info_t(classes), 'names': info_t(class_names),
+                 'scores': info_t(scores), 'logits': info_t(logits)},
+        method_name=tf.saved_model.signature_constants.PREDICT_METHOD_NAME)
+    predict = tf.saved_model.signature_def_utils.build_signature_def(
+        inputs={'images': info_t(images)},
+        outputs={'logits': info_t(logits), 'probabilities': info_t(probabilities)},
+        method_name=tf.saved_model.signature_constants.PREDICT_METHOD_NAME)
     with tf.Session() as session:
-      try:
-        return session.run(image)
-      except tf.errors.InvalidArgumentError as e:
-        raise UserError('cannot decode image %s: %s' % (path, e.message.splitlines()[0]))
+      model_info.restore(session, checkpoint, moving_average_decay)
+      builder = tf.saved_model.Builder(output_dir)
+      builder.add_meta_graph_and_variables(
+          session, [tf.saved_model.tag_constants.SERVING],
+          signature_def_map={'serving_default': serving, 'predict_images': predict},
+          strip_default_attrs=True)
+      builder.save()
+  fileio.write_json_atomically(os.path.join(output_dir, SAVED_MODEL_INFO),
+              info.as_json(format='saved_model', checkpoint=checkpoint, top_k=k))
 
 
-def run_graph(graph_def, input_layer, output_layer, batch):
-  with tf.Graph().as_default() as graph:
-    tf.import_graph_def(graph_def, name='')
+def representative_images(info, dataset_split_name='train', num_images=100):
+  """Up to `num_images` images of the data set's split, decoded and preprocessed as at evaluation
+  (the calibration set of int8 quantisation)."""
+  dataset = dataset_factory.get_dataset(info.dataset_name, dataset_split_name, info.dataset_dir)
+  with tf.Graph().as_default():
+    next_batch = inputs.batches(dataset, lambda image, h, w: model_info.preprocess_fn(info)(image),
+                                info.image_size, min(num_images, 32), is_training=False,
+                                num_epochs=1, num_readers=1, num_threads=2)
+    images, _ = next_batch()
+    out = []
+    with tf.Session() as session:
+      while sum(len(b) for b in out) < num_images:
+        try:
+          out.append(session.run(images))
+        except tf.errors.OutOfRangeError:
+          break
+  if not out:
+    raise UserError('no images in split %s of %s (%s): int8 quantisation needs a calibration set'
+                    % (dataset_split_name, info.dataset_name, info.dataset_dir))
+  return np.concatenate(out)[:num_images]
+
+
+def export_tflite(info, checkpoint, output_file, quantization='none', moving_average_decay=None,
+                  calibration_images=None):
+  """Writes a TFLite flatbuffer: `input` [N, size, size, 3] -> `logits`, `probabilities`."""
+  if quantization not in QUANTIZATIONS:
+    raise UserError('--tflite_quantization=%s: use one of %s' % (quantization, ', '.join(QUANTIZATIONS)))
+  if quantization == 'int8' and calibration_images is None:
+    raise UserError('int8 quantisation needs calibration images (--dataset_dir with TFRecords)')
+  session, images, logits, probabilities = model_info.session_with_model(info, checkpoint, moving_average_decay)
+  with session:
+    converter = tf.lite.TFLiteConverter.from_session(session, [images], [logits, probabilities])
+    if quantization == 'float16':
+      converter.optimizations = [tf.lite.Optimize.DEFAULT]
+      converter.target_spec.supported_types = [tf.float16]
+    elif quantization == 'int8':
+      converter.optimizations = [tf.lite.Optimize.DEFAULT]
+      converter.representative_dataset = lambda: ([x[None]] for x in calibration_images)
+      converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+      converter.inference_input_type = tf.int8
+      converter.inference_output_type = tf.int8
     try:
-      inp = graph.get_tensor_by_name(input_layer + ':0')
-      out = graph.get_tensor_by_name(output_layer + ':0')
-    except KeyError as e:
-      raise UserError('%s (check --input_layer / --output_layer)' % e)
-    with tf.Session() as session:
-      return session.run(out, {inp: batch})
+      data = converter.convert()
+    except Exception as e:  # the converter's message names the unsupported op
+      raise UserError('TFLite conversion of %s failed: %s' % (info.model_name,
+                                                               str(e).strip().splitlines()[-1]))
+  tf.io.gfile.makedirs(os.path.dirname(output_file) or '.')
+  fileio.write_atomically(output_file, data)
+  write_nodes(output_file, info.as_json(format='tflite', quantization=quantization,
+                                        checkpoint=checkpoint))
 
 
-def top_k(scores, k=5):
-  scores = np.asarray(scores).reshape(-1)
-  order = np.argsort(-scores)[:k]
-  return [(int(i), float(scores[i])) for i in order]
+def export_frozen_graph(info, checkpoint, output_file, moving_average_decay=None):
+  """Writes a frozen GraphDef `input` -> `logits`, `probabilities` (weights as constants)."""
+  graph = model_info.inference_graph(info)[0]
+  outputs = [LOGITS, PROBABILITIES]
+  graph_def, _ = freeze(graph.as_graph_def(), checkpoint, outputs, moving_average_decay)
+  tf.io.gfile.makedirs(os.path.dirname(output_file) or '.')
+  fileio.write_atomically(output_file, graph_def.SerializeToString())
+  write_nodes(output_file, info.as_json(format='frozen_graph', checkpoint=checkpoint))
+
+
+def export(info, checkpoint_path, output_file, fmt, quantization='none', moving_average_decay=None,
+           dataset_split_name='train', num_calibration_images=100):
+  """One call from a checkpoint (file or training folder) to a served form. Returns a summary line."""
+  if fmt not in FORMATS:
+    raise UserError('--format=%s: use one of %s' % (fmt, ', '.join(FORMATS)))
+  if not output_file:
+    raise UserError('--output_file is required')
+  if quantization != 'none' and fmt != 'tflite':
+    raise UserError('--tflite_quantization=%s applies to --format=tflite only' % quantization)
+  checkpoint = checkpoints.resolve(checkpoint_path)
+  if fmt == 'saved_model':
+    export_saved_model(info, checkpoint, output_file, moving_average_decay)
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(output_file)
+               for f in files)
+  elif fmt == 'tflite':
+    calibration = (representative_images(info, dataset_split_name, num_calibration_images)
+                   if quantization == 'int8' else None)
+    export_tflite(info, checkpoint, output_file, quantization, moving_average_decay, calibration)
+    size = os.path.getsize(output_file)
+  else:
+    export_frozen_graph(info, checkpoint, output_file, moving_average_decay)
+    size = os.path.getsize(output_file)
+  return ('Wrote %s (%s%s, %s from %s, %.1f MB)'
+          % (output_file, fmt, '' if quantization == 'none' else ' ' + quantization,
+             info.model_name, checkpoint, size / 2 ** 20))

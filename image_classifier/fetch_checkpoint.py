@@ -11,6 +11,8 @@ import os
 
 from absl import flags
 
+from foundation import fileio
+from foundation.errors import UserError
 from image_classifier import cli
 
 flags.DEFINE_string('url', None, 'URL or local path of the checkpoint archive (.tar.gz or .tgz).')
@@ -32,8 +34,6 @@ def find_checkpoint(folder, name=None):
 
 
 def main(_):
-  from foundation import fileio
-  from foundation.errors import UserError
   existing = find_checkpoint(FLAGS.dest, FLAGS.name) if FLAGS.name else None
   if not existing:
     if not FLAGS.url:

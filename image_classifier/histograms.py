@@ -2,8 +2,8 @@
 
 The training script records a histogram of every end point and every model variable, as the
 original did. TensorFlow's HistogramSummary kernel walks its input on one thread with a binary
-search per value: for inception_v3 at batch 32 that is 224 million activations and about 8 s added
-to the first training step on a 2-core CPU. `histogram_summaries` returns the same histograms
+search per value, which for the activations of a large net at a training batch size is a long
+stall in the first step (benchmarks/results/speed.md). `histogram_summaries` returns the same histograms
 (same buckets and counts, same min, max and count; the sum and sum of squares agree to float
 rounding) from a handful of element-wise passes that use every core:
 
@@ -17,8 +17,8 @@ rounding) from a handful of element-wise passes that use every core:
   those into buckets.
 - Sums are float32 along the last axis, then float64; a tensor whose largest value could overflow
   a float32 sum of squares is scaled down first.
-- Tensors are processed in pieces of 4M values, one piece at a time, so the temporaries add at
-  most about 100 MB to the step's memory, whatever the model.
+- Tensors are processed in pieces of 4M values, one piece at a time, so the temporaries stay
+  bounded whatever the model.
 - Runs of empty buckets are folded into their last bucket, as TensorFlow's EncodeToProto does.
   This and the encoding are done once for all the large tensors together, so a graph with hundreds
   of histograms stays quick to build.
@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 _PREFIX_SHIFT = 19  # keep sign, exponent and the top 4 mantissa bits of a float32
-# Tensors with fewer values than this go to TensorFlow's kernel (a few milliseconds at most).
+# Tensors with fewer values than this go to TensorFlow's kernel (cheap for them).
 FAST_MIN_SIZE = 1 << 18
 # Scaled values stay below 2**_SCALED_EXPONENT, so a float32 sum of up to 2**40 squares is finite.
 _SCALED_EXPONENT = 40

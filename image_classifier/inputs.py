@@ -16,7 +16,9 @@ import os
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from foundation import internals
 from foundation.errors import UserError
+from image_classifier import model_info
 
 
 # Batches made ahead of the model: enough to cover one step's jitter (two clones each take one).
@@ -52,17 +54,10 @@ def _jpeg_window_prepare(dataset, preprocess, image_size, labels_offset):
   ordinary preprocessing. Labels come from the descriptor's own handler either way.
   """
   from_jpeg = getattr(preprocess, 'from_jpeg', None)
-  decoder = dataset.decoder
-  handlers = getattr(decoder, '_items_to_handlers', None) or {}
-  features = getattr(decoder, '_keys_to_features', None)
-  image_handler = handlers.get('image')
-  if (from_jpeg is None or features is None or 'label' not in handlers
-      or type(image_handler) is not slim.tfexample_decoder.Image  # noqa: E721 (exactly, not a subclass)
-      or image_handler._repeated or image_handler._shape is not None
-      or image_handler._dtype != tf.uint8 or image_handler._channels not in (1, 3)
-      or getattr(image_handler, '_dct_method', '') != ''):
+  plain = internals.plain_image_decoding(dataset.decoder) if from_jpeg else None
+  if plain is None:
     return None
-  channels = image_handler._channels
+  features, handlers = plain.keys_to_features, plain.items_to_handlers
 
   def prepare_record(serialized):
     # As TFExampleDecoder.decode does, but one parse serves both the bytes and the items.
@@ -75,9 +70,9 @@ def _jpeg_window_prepare(dataset, preprocess, image_size, labels_offset):
       handler = handlers[name]
       return handler.tensors_to_item({key: example[key] for key in handler.keys})
 
-    encoded = example[image_handler._image_key]
+    encoded = example[plain.image_key]
     image = tf.cond(tf.io.is_jpeg(encoded),
-                    lambda: from_jpeg(encoded, image_size, image_size, channels),
+                    lambda: from_jpeg(encoded, image_size, image_size, plain.channels),
                     lambda: preprocess(item('image'), image_size, image_size))
     return image, tf.reshape(item('label'), []) - labels_offset
 
@@ -121,9 +116,8 @@ def batches(dataset, preprocess, image_size, batch_size, is_training, labels_off
   if pipeline != 'tf_data':
     raise UserError('unknown input pipeline %r: use tf_data or queue' % pipeline)
   # Parallelism comes from the flags (--num_readers, --num_preprocessing_threads) rather than
-  # tf.data's autotuner: on a small CPU the autotuner's thread delayed closing the session by up to
-  # 5 s after the last batch (half of the runs of a 1,000-image evaluation), and the flags keep
-  # meaning what they meant for the queue path.
+  # tf.data's autotuner, whose thread could hold up closing the session after the last batch on a
+  # small CPU; and so the flags keep meaning what they meant for the queue path.
   readers = max(1, min(num_readers, len(files)))
   threads = max(1, num_threads)
   ds = tf.data.Dataset.from_tensor_slices(files)
@@ -137,8 +131,8 @@ def batches(dataset, preprocess, image_size, batch_size, is_training, labels_off
   map_fn = _jpeg_window_prepare(dataset, preprocess, image_size, labels_offset)
   if map_fn is None:
     map_fn = lambda s: prepare(*_decode(dataset, s))  # noqa: E731
-  # The preprocessing is plain graph code (slim's, with no Python control flow on tensors):
-  # AutoGraph's source conversion of it only cost seconds of start-up.
+  # The preprocessing is plain graph code (slim's, with no Python control flow on tensors), so
+  # AutoGraph's source conversion would change nothing and only slow the start.
   ds = ds.map(tf.autograph.experimental.do_not_convert(map_fn), num_parallel_calls=threads,
               deterministic=not shuffle)
   ds = ds.batch(batch_size, drop_remainder=is_training)
@@ -150,3 +144,40 @@ def batches(dataset, preprocess, image_size, batch_size, is_training, labels_off
   ds = ds.with_options(options)
   iterator = tf.data.make_one_shot_iterator(ds)
   return iterator.get_next
+
+
+def build_model_inputs(opts, dataset, is_training, num_epochs=None):
+  """(spec, network_fn, next_batch) for the flags' model, preprocessing and data set."""
+  spec = model_info.network_spec(opts.model_name)
+  network_fn = model_info.network_fn(
+      opts.model_name, dataset.num_classes - opts.labels_offset,
+      weight_decay=opts.weight_decay if is_training else 0.0, is_training=is_training)
+  preprocess = model_info.preprocessing_fn(
+      model_info.preprocessing_name(opts.model_name, opts.preprocessing_name),
+      is_training=is_training, use_grayscale=opts.use_grayscale)
+  image_size = (opts.train_image_size if is_training else opts.eval_image_size) \
+      or network_fn.default_image_size
+  next_batch = batches(
+      dataset, preprocess, image_size, opts.batch_size, is_training=is_training,
+      labels_offset=opts.labels_offset, pipeline=opts.input_pipeline,
+      num_readers=getattr(opts, 'num_readers', 4), num_threads=opts.num_preprocessing_threads,
+      num_epochs=num_epochs)
+  return spec, network_fn, next_batch
+
+
+def encoded_and_preprocessed(dataset, preprocess, batch_size, labels_offset=0, num_threads=2):
+  """One pass over a split: the next (encoded photos, preprocessed images, labels) batch tensors.
+
+  `preprocess(image)` takes a decoded uint8 image. The encoded bytes feed models that decode
+  photos themselves (a SavedModel); the images feed the others.
+  """
+  def parse(serialized):
+    image, label = _decode(dataset, serialized)
+    encoded = tf.io.parse_single_example(
+        serialized, {'image/encoded': tf.FixedLenFeature((), tf.string)})['image/encoded']
+    image.set_shape([None, None, 3])
+    return encoded, preprocess(image), label - labels_offset
+
+  ds = tf.data.TFRecordDataset(data_files(dataset))
+  ds = ds.map(tf.autograph.experimental.do_not_convert(parse), num_parallel_calls=num_threads)
+  return tf.data.make_one_shot_iterator(ds.batch(batch_size)).get_next()

@@ -1,289 +1,22 @@
-"""Serving forms of a trained classifier, built from a checkpoint in one call, and running them.
+"""Running what `exporting` writes: a SavedModel, a TFLite file, a frozen graph, or (as the
+reference they are compared with) the checkpoint's own graph, all behind one small interface:
+`logits(images)`, `scores(images)`, `close()`, and `info` (the model's description, when recorded).
 
-* SavedModel: signature `serving_default` takes encoded photos (a batch of JPEG/PNG strings,
-  input key `image_bytes`) and returns the top-k `classes`, their `names` and `scores` (softmax) and the
-  `logits`; the model's own evaluation preprocessing runs inside. A second signature, `predict_images`,
-  takes already preprocessed float images. Loads with `tf.saved_model.load` and TF Serving.
-* TFLite: float32, float16 weights, or full-integer int8 (post-training quantisation calibrated on
-  images of the data set, decoded and preprocessed as at evaluation). Input: one preprocessed image
-  batch `input`; outputs `logits` and `probabilities`.
-* Frozen GraphDef (`input` -> `logits`, `probabilities`), as freeze_graph.py writes.
-
-Every form carries a small JSON description (model, image size, preprocessing, labels offset, data
-set) so that label_image.py and the exported-model evaluation know how to feed it.
+Also the helpers of label_image.py: labels files, loading one image as TensorFlow's label_image
+example does, top-k.
 """
-import collections
-import functools
 import json
 import os
 
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from foundation.errors import UserError
 from image_classifier import checkpoints
 from image_classifier import exporting
-from foundation.errors import UserError
+from image_classifier import model_info
+from image_classifier.model_info import INPUT, LOGITS, PROBABILITIES
 
-FORMATS = ('saved_model', 'tflite', 'frozen_graph')
-QUANTIZATIONS = ('none', 'float16', 'int8')
-INPUT = 'input'
-LOGITS = 'logits'
-PROBABILITIES = 'probabilities'
-BYTES_KEY = 'image_bytes'
-SAVED_MODEL_INFO = os.path.join('assets.extra', 'slim_model.json')
-
-
-class ModelInfo(collections.namedtuple('ModelInfo', [
-    'model_name', 'num_classes', 'image_size', 'preprocessing_name', 'labels_offset',
-    'dataset_name', 'dataset_dir', 'labels'])):
-  """What a served model needs besides its weights. `labels`: {dataset label id: name}."""
-
-  def as_json(self, **extra):
-    out = dict(self._asdict(), input=INPUT, output=PROBABILITIES, logits=LOGITS,
-               input_shape=[None, self.image_size, self.image_size, 3])
-    out['labels'] = {str(k): v for k, v in (self.labels or {}).items()}
-    out.update(extra)
-    return out
-
-
-def describe(model_name, dataset_name, dataset_dir, labels_offset=0, image_size=None,
-             preprocessing_name=None, num_classes=None):
-  """ModelInfo for a model of the factory trained on a data set (only its metadata is read)."""
-  from datasets import dataset_factory
-  from datasets import dataset_utils
-  from nets import nets_factory
-  spec = nets_factory.network_spec(model_name)
-  if num_classes is None:
-    # Only the class count is read: the split's files need not exist.
-    try:
-      dataset = dataset_factory.get_dataset(dataset_name, 'train', dataset_dir, require_files=False)
-    except dataset_utils.DatasetError:  # a custom data set converted without a train split
-      dataset = dataset_factory.get_dataset(dataset_name, 'validation', dataset_dir,
-                                            require_files=False)
-    num_classes = dataset.num_classes - labels_offset
-  labels = {}
-  if dataset_dir and dataset_utils.has_labels(dataset_dir):
-    labels = dataset_utils.read_label_file(dataset_dir)
-  size = image_size or nets_factory.get_network_fn(model_name, num_classes).default_image_size
-  return ModelInfo(model_name, int(num_classes), int(size),
-                   preprocessing_name or spec.preprocessing or model_name, int(labels_offset),
-                   dataset_name, dataset_dir, labels)
-
-
-def info_from_json(data):
-  """ModelInfo from a recorded description (export_model.py's, or export_inference_graph.py's,
-  which lacks the preprocessing and labels: those come from the factory and the data set folder)."""
-  from datasets import dataset_utils
-  from nets import nets_factory
-  fields = {k: data.get(k) for k in ModelInfo._fields}
-  fields['labels'] = {int(k): v for k, v in (data.get('labels') or {}).items()}
-  fields['labels_offset'] = fields['labels_offset'] or 0
-  if not fields['preprocessing_name']:
-    try:
-      spec = nets_factory.network_spec(fields['model_name'])
-      fields['preprocessing_name'] = spec.preprocessing or fields['model_name']
-    except UserError:
-      fields['preprocessing_name'] = fields['model_name']
-  if not fields['labels'] and fields['dataset_dir'] and dataset_utils.has_labels(
-      fields['dataset_dir']):
-    fields['labels'] = dataset_utils.read_label_file(fields['dataset_dir'])
-  return ModelInfo(**fields)
-
-
-def preprocess_fn(info):
-  """The model's evaluation transform: uint8 [H, W, 3] image -> float [size, size, 3]."""
-  from preprocessing import preprocessing_factory
-  transform = preprocessing_factory.get_preprocessing(info.preprocessing_name, is_training=False)
-  return lambda image: transform(image, info.image_size, info.image_size)
-
-
-def decode_and_preprocess(info, encoded):
-  """Encoded JPEG/PNG/GIF/BMP string -> the preprocessed float image the network expects."""
-  image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-  image.set_shape([None, None, 3])
-  return preprocess_fn(info)(image)
-
-
-def network_outputs(info, images):
-  """(logits [B, classes], probabilities) of the network in evaluation mode, as named nodes."""
-  from nets import nets_factory
-  network_fn = nets_factory.get_network_fn(info.model_name, num_classes=info.num_classes,
-                                           is_training=False)
-  logits, _ = network_fn(images)
-  logits = tf.reshape(logits, [-1, info.num_classes])
-  return (tf.identity(logits, name=LOGITS),
-          tf.nn.softmax(logits, name=PROBABILITIES))
-
-
-def restore(session, checkpoint, moving_average_decay=None):
-  """Restores the graph's variables from `checkpoint` (moving-average shadows where it has them)."""
-  shapes = checkpoints.shapes_in(checkpoint)
-  var_map = {}
-  for var in tf.global_variables():
-    name = var.op.name
-    shadow = name + '/ExponentialMovingAverage'
-    var_map[shadow if moving_average_decay and shadow in shapes else name] = var
-  var_map = checkpoints.check_fits(checkpoint, var_map, fix_flag=None)
-  tf.train.Saver(var_map).restore(session, checkpoint)
-
-
-def _session_with_model(info, checkpoint, moving_average_decay, batch_size=None):
-  """A graph + session with `input` -> network, weights restored. Returns (session, input, logits,
-  probabilities); the caller closes the session."""
-  graph = tf.Graph()
-  with graph.as_default():
-    images = tf.placeholder(tf.float32, [batch_size, info.image_size, info.image_size, 3],
-                            name=INPUT)
-    logits, probabilities = network_outputs(info, images)
-    session = tf.Session(graph=graph)
-    restore(session, checkpoint, moving_average_decay)
-  return session, images, logits, probabilities
-
-
-def export_saved_model(info, checkpoint, output_dir, moving_average_decay=None, top_k=5):
-  """Writes a SavedModel (signatures `serving_default` and `predict_images`) to `output_dir`."""
-  if tf.io.gfile.exists(output_dir):
-    if tf.io.gfile.listdir(output_dir):
-      raise UserError('%s exists and is not empty: a SavedModel needs a new folder' % output_dir)
-    tf.io.gfile.rmtree(output_dir)
-  k = min(top_k, info.num_classes)
-  names = [info.labels.get(i + info.labels_offset, str(i + info.labels_offset))
-           for i in range(info.num_classes)]
-  with tf.Graph().as_default():
-    image_bytes = tf.placeholder(tf.string, [None], name=BYTES_KEY)
-    decoded = tf.map_fn(functools.partial(decode_and_preprocess, info), image_bytes,
-                        fn_output_signature=tf.float32, back_prop=False)
-    # Fed directly by `predict_images`; fed from the decoded photos by `serving_default`.
-    images = tf.placeholder_with_default(
-        decoded, [None, info.image_size, info.image_size, 3], name=INPUT)
-    logits, probabilities = network_outputs(info, images)
-    scores, indices = tf.nn.top_k(probabilities, k)
-    classes = tf.cast(indices, tf.int64) + info.labels_offset
-    class_names = tf.gather(tf.constant(names), indices)
-    info_t = tf.saved_model.utils.build_tensor_info
-    serving = tf.saved_model.signature_def_utils.build_signature_def(
-        inputs={BYTES_KEY: info_t(image_bytes)},
-        outputs={'classes': info_t(classes), 'names': info_t(class_names),
-                 'scores': info_t(scores), 'logits': info_t(logits)},
-        method_name=tf.saved_model.signature_constants.PREDICT_METHOD_NAME)
-    predict = tf.saved_model.signature_def_utils.build_signature_def(
-        inputs={'images': info_t(images)},
-        outputs={'logits': info_t(logits), 'probabilities': info_t(probabilities)},
-        method_name=tf.saved_model.signature_constants.PREDICT_METHOD_NAME)
-    with tf.Session() as session:
-      restore(session, checkpoint, moving_average_decay)
-      builder = tf.saved_model.Builder(output_dir)
-      builder.add_meta_graph_and_variables(
-          session, [tf.saved_model.tag_constants.SERVING],
-          signature_def_map={'serving_default': serving, 'predict_images': predict},
-          strip_default_attrs=True)
-      builder.save()
-  _write_json(os.path.join(output_dir, SAVED_MODEL_INFO),
-              info.as_json(format='saved_model', checkpoint=checkpoint, top_k=k))
-
-
-def representative_images(info, dataset_split_name='train', num_images=100):
-  """Up to `num_images` images of the data set's split, decoded and preprocessed as at evaluation
-  (the calibration set of int8 quantisation)."""
-  from datasets import dataset_factory
-  from image_classifier import inputs
-  dataset = dataset_factory.get_dataset(info.dataset_name, dataset_split_name, info.dataset_dir)
-  with tf.Graph().as_default():
-    next_batch = inputs.batches(dataset, lambda image, h, w: preprocess_fn(info)(image),
-                                info.image_size, min(num_images, 32), is_training=False,
-                                num_epochs=1, num_readers=1, num_threads=2)
-    images, _ = next_batch()
-    out = []
-    with tf.Session() as session:
-      while sum(len(b) for b in out) < num_images:
-        try:
-          out.append(session.run(images))
-        except tf.errors.OutOfRangeError:
-          break
-  if not out:
-    raise UserError('no images in split %s of %s (%s): int8 quantisation needs a calibration set'
-                    % (dataset_split_name, info.dataset_name, info.dataset_dir))
-  return np.concatenate(out)[:num_images]
-
-
-def export_tflite(info, checkpoint, output_file, quantization='none', moving_average_decay=None,
-                  calibration_images=None):
-  """Writes a TFLite flatbuffer: `input` [N, size, size, 3] -> `logits`, `probabilities`."""
-  if quantization not in QUANTIZATIONS:
-    raise UserError('--tflite_quantization=%s: use one of %s' % (quantization, ', '.join(QUANTIZATIONS)))
-  if quantization == 'int8' and calibration_images is None:
-    raise UserError('int8 quantisation needs calibration images (--dataset_dir with TFRecords)')
-  session, images, logits, probabilities = _session_with_model(info, checkpoint, moving_average_decay)
-  with session:
-    converter = tf.lite.TFLiteConverter.from_session(session, [images], [logits, probabilities])
-    if quantization == 'float16':
-      converter.optimizations = [tf.lite.Optimize.DEFAULT]
-      converter.target_spec.supported_types = [tf.float16]
-    elif quantization == 'int8':
-      converter.optimizations = [tf.lite.Optimize.DEFAULT]
-      converter.representative_dataset = lambda: ([x[None]] for x in calibration_images)
-      converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-      converter.inference_input_type = tf.int8
-      converter.inference_output_type = tf.int8
-    try:
-      data = converter.convert()
-    except Exception as e:  # the converter's message names the unsupported op
-      raise UserError('TFLite conversion of %s failed: %s' % (info.model_name,
-                                                               str(e).strip().splitlines()[-1]))
-  tf.io.gfile.makedirs(os.path.dirname(output_file) or '.')
-  exporting.write_atomically(output_file, data)
-  _write_json(exporting.nodes_file(output_file),
-              info.as_json(format='tflite', quantization=quantization, checkpoint=checkpoint))
-
-
-def export_frozen_graph(info, checkpoint, output_file, moving_average_decay=None):
-  """Writes a frozen GraphDef `input` -> `logits`, `probabilities` (weights as constants)."""
-  session, _, _, _ = _session_with_model(info, checkpoint, moving_average_decay)
-  with session:
-    graph_def = tf.graph_util.convert_variables_to_constants(
-        session, session.graph.as_graph_def(), [LOGITS, PROBABILITIES])
-  graph_def = tf.graph_util.remove_training_nodes(graph_def, protected_nodes=[LOGITS, PROBABILITIES])
-  tf.io.gfile.makedirs(os.path.dirname(output_file) or '.')
-  exporting.write_atomically(output_file, graph_def.SerializeToString())
-  _write_json(exporting.nodes_file(output_file),
-              info.as_json(format='frozen_graph', checkpoint=checkpoint))
-
-
-def export(info, checkpoint_path, output_file, fmt, quantization='none', moving_average_decay=None,
-           dataset_split_name='train', num_calibration_images=100):
-  """One call from a checkpoint (file or training folder) to a served form. Returns a summary line."""
-  if fmt not in FORMATS:
-    raise UserError('--format=%s: use one of %s' % (fmt, ', '.join(FORMATS)))
-  if not output_file:
-    raise UserError('--output_file is required')
-  if quantization != 'none' and fmt != 'tflite':
-    raise UserError('--tflite_quantization=%s applies to --format=tflite only' % quantization)
-  checkpoint = checkpoints.resolve(checkpoint_path)
-  if fmt == 'saved_model':
-    export_saved_model(info, checkpoint, output_file, moving_average_decay)
-    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(output_file)
-               for f in files)
-  elif fmt == 'tflite':
-    calibration = (representative_images(info, dataset_split_name, num_calibration_images)
-                   if quantization == 'int8' else None)
-    export_tflite(info, checkpoint, output_file, quantization, moving_average_decay, calibration)
-    size = os.path.getsize(output_file)
-  else:
-    export_frozen_graph(info, checkpoint, output_file, moving_average_decay)
-    size = os.path.getsize(output_file)
-  return ('Wrote %s (%s%s, %s from %s, %.1f MB)'
-          % (output_file, fmt, '' if quantization == 'none' else ' ' + quantization,
-             info.model_name, checkpoint, size / 2 ** 20))
-
-
-def _write_json(path, data):
-  tf.io.gfile.makedirs(os.path.dirname(path))
-  with open(path, 'w') as f:
-    json.dump(data, f, indent=1)
-
-
-# ---------------------------------------------------------------------------------------------
-# Running an exported model.
 
 def form_of(path):
   """'saved_model', 'tflite' or 'frozen_graph' from what is at `path`."""
@@ -305,7 +38,7 @@ class CheckpointModel(object):
 
   def __init__(self, info, checkpoint_path, moving_average_decay=None):
     self.info = info
-    self.session, self._input, self._logits, _ = _session_with_model(
+    self.session, self._input, self._logits, _ = model_info.session_with_model(
         info, checkpoints.resolve(checkpoint_path), moving_average_decay)
 
   def logits(self, images):
@@ -322,7 +55,7 @@ class FrozenModel(object):
 
   def __init__(self, path, info=None, input_node=None, output_node=None):
     recorded = exporting.read_nodes(path)
-    self.info = info or (info_from_json(recorded) if recorded.get('model_name') else None)
+    self.info = info or (model_info.info_from_json(recorded) if recorded.get('model_name') else None)
     graph_def = exporting.load_graph_def(path)
     names = {n.name for n in graph_def.node}
     recorded_output = recorded.get('output', 'InceptionV3/Predictions/Reshape_1')
@@ -365,11 +98,11 @@ class SavedModel(object):
     self.signatures = meta.signature_def
     if 'serving_default' not in self.signatures:
       raise UserError('SavedModel %s has no serving_default signature' % path)
-    info_path = os.path.join(path, SAVED_MODEL_INFO)
+    info_path = os.path.join(path, exporting.SAVED_MODEL_INFO)
     self.info = None
     if os.path.exists(info_path):
       with open(info_path) as f:
-        self.info = info_from_json(json.load(f))
+        self.info = model_info.info_from_json(json.load(f))
 
   def run(self, signature, feeds, outputs):
     sig = self.signatures[signature]
@@ -401,7 +134,7 @@ class TFLiteModel(object):
 
   def __init__(self, path, num_threads=None):
     recorded = exporting.read_nodes(path)
-    self.info = info_from_json(recorded) if recorded.get('model_name') else None
+    self.info = model_info.info_from_json(recorded) if recorded.get('model_name') else None
     self.quantization = recorded.get('quantization')
     self.interpreter = tf.lite.Interpreter(model_path=path, num_threads=num_threads)
     self._input = self.interpreter.get_input_details()[0]
@@ -460,7 +193,7 @@ def preprocess_files(info, paths):
   """The photos at `paths`, decoded and preprocessed as at evaluation: float [N, size, size, 3]."""
   with tf.Graph().as_default():
     data = tf.placeholder(tf.string, [])
-    image = decode_and_preprocess(info, data)
+    image = model_info.decode_and_preprocess(info, data)
     with tf.Session() as session:
       out = []
       for path in paths:
@@ -474,49 +207,50 @@ def preprocess_files(info, paths):
   return np.stack(out)
 
 
-# ---------------------------------------------------------------------------------------------
-# Accuracy of exported models over a TFRecord split.
+def read_labels(path):
+  """{index: name} from slim's `id:name` labels.txt or a plain one-name-per-line file."""
+  with open(path, encoding='utf-8') as f:
+    lines = [line.rstrip('\n') for line in f if line.strip()]
+  labels = {}
+  for i, line in enumerate(lines):
+    head, sep, tail = line.partition(':')
+    if sep and head.strip().isdigit():
+      labels[int(head)] = tail
+    else:
+      labels[i] = line.strip()
+  return labels
 
-def evaluate(models, dataset_name, dataset_dir, dataset_split_name='validation', batch_size=32,
-             max_num_batches=None, info=None):
-  """Top-1 / top-5 accuracy of each model over the split; {form name: {'accuracy', 'recall_5', 'n'}}.
 
-  `models`: {display name: loaded model}. SavedModels receive the encoded photos (their own
-  preprocessing runs); the other forms receive the images decoded and preprocessed as at evaluation.
-  """
-  from datasets import dataset_factory
-  from image_classifier import inputs
-  info = info or next((m.info for m in models.values() if m.info), None)
-  if info is None:
-    raise UserError('cannot tell the model\'s image size and preprocessing: give --model_name '
-                    '(the exported files carry no description)')
-  dataset = dataset_factory.get_dataset(dataset_name, dataset_split_name, dataset_dir)
-  files = inputs.data_files(dataset)
+def load_image(path, height, width, mean, std, channels=3):
+  """Decodes, resizes (bilinear) and normalises one image as the label_image example does."""
+  if not os.path.exists(path):
+    raise UserError('image %s not found' % path)
   with tf.Graph().as_default():
-    def parse(serialized):
-      image, label = dataset.decoder.decode(serialized, ['image', 'label'])
-      encoded = tf.io.parse_single_example(
-          serialized, {'image/encoded': tf.FixedLenFeature((), tf.string)})['image/encoded']
-      image.set_shape([None, None, 3])
-      return encoded, preprocess_fn(info)(image), tf.reshape(label, []) - info.labels_offset
-    ds = tf.data.TFRecordDataset(files).map(parse, num_parallel_calls=2).batch(batch_size)
-    next_batch = tf.data.make_one_shot_iterator(ds).get_next()
-    totals = {name: np.zeros(3, np.int64) for name in models}
+    data = tf.io.read_file(path)
+    image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+    image = tf.expand_dims(tf.cast(image, tf.float32), 0)
+    image = tf.image.resize_bilinear(image, [height, width])
+    image = (image - mean) / std
     with tf.Session() as session:
-      batches = 0
-      while not max_num_batches or batches < max_num_batches:
-        try:
-          encoded, images, labels = session.run(next_batch)
-        except tf.errors.OutOfRangeError:
-          break
-        batches += 1
-        for name, model in models.items():
-          if isinstance(model, SavedModel):
-            scores = model.classify(list(encoded))['logits']
-          else:
-            scores = model.logits(images)
-          top5 = np.argsort(-scores, axis=1)[:, :5]
-          totals[name] += [np.sum(top5[:, 0] == labels),
-                           np.sum(np.any(top5 == labels[:, None], axis=1)), len(labels)]
-  return {name: {'accuracy': t[0] / max(t[2], 1), 'recall_5': t[1] / max(t[2], 1), 'n': int(t[2])}
-          for name, t in totals.items()}
+      try:
+        return session.run(image)
+      except tf.errors.InvalidArgumentError as e:
+        raise UserError('cannot decode image %s: %s' % (path, e.message.splitlines()[0]))
+
+
+def run_graph(graph_def, input_layer, output_layer, batch):
+  with tf.Graph().as_default() as graph:
+    tf.import_graph_def(graph_def, name='')
+    try:
+      inp = graph.get_tensor_by_name(input_layer + ':0')
+      out = graph.get_tensor_by_name(output_layer + ':0')
+    except KeyError as e:
+      raise UserError('%s (check --input_layer / --output_layer)' % e)
+    with tf.Session() as session:
+      return session.run(out, {inp: batch})
+
+
+def top_k(scores, k=5):
+  scores = np.asarray(scores).reshape(-1)
+  order = np.argsort(-scores)[:k]
+  return [(int(i), float(scores[i])) for i in order]

@@ -1,10 +1,13 @@
 """Flag definitions shared by the scripts, each defined once.
 
-The names and defaults are the original slim scripts' (`../shared/reference/slim_spec.md` 5.1, 6.1,
-7.1); where a default differs between scripts (batch size, split), the script passes its own.
-Flags added beyond the original are marked "(new)" in their help text.
+The names and defaults are the original slim scripts'; where a default differs between scripts
+(batch size, split), the script passes its own. Flags added beyond the original are marked "(new)"
+in their help text. Also here: the one parser of comma-separated list values, and the one refusal
+of the original's quantisation flags.
 """
 from absl import flags
+
+from foundation.errors import UserError
 
 FLAGS = flags.FLAGS
 
@@ -50,3 +53,15 @@ def define_master_flag():
 def define_moving_average_flag():
   _define_once(flags.DEFINE_float, 'moving_average_decay', None,
                'Decay of the exponential moving average of the weights (unset = none).')
+
+
+def split_list(text):
+  """The items of a comma-separated flag value (scopes, hosts, node names, paths), blanks dropped."""
+  return [item.strip() for item in (text or '').split(',') if item.strip()]
+
+
+def refuse_quantize(flag):
+  """Raises the UserError for --quantize / --quantize_delay: tf.contrib.quantize is not in TF 2."""
+  raise UserError(
+      '%s used tf.contrib.quantize, which TensorFlow 2 no longer has. Train in float and quantise '
+      'at export: export_model.py --format=tflite --tflite_quantization=int8' % flag)

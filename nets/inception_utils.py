@@ -2,10 +2,9 @@
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from foundation.errors import UserError
 
 
-class InceptionArgumentError(UserError, ValueError):
+class InceptionArgumentError(ValueError):
   """A bad argument to an Inception network (a ValueError, as in the original)."""
 
 

@@ -15,10 +15,9 @@ import functools
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from foundation.errors import UserError
 
 
-class MobilenetV1Error(UserError, ValueError):
+class MobilenetV1Error(ValueError):
   """A bad argument to a MobileNet V1 builder (a ValueError, as in the original)."""
 
 

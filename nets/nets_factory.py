@@ -9,7 +9,6 @@ import functools
 
 import tf_slim as slim
 
-from foundation.errors import UserError
 from nets import alexnet
 from nets import cifarnet
 from nets import i3d
@@ -29,7 +28,7 @@ from nets import shufflenet_v2
 from nets import vgg
 
 
-class UnknownNetworkError(UserError, ValueError):
+class UnknownNetworkError(ValueError):
   """Raised for a model name that is not in the factory (a ValueError, as in the original)."""
 
 

@@ -15,10 +15,9 @@ import contextlib
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from foundation.errors import UserError
 
 
-class OutputStrideError(UserError, ValueError):
+class OutputStrideError(ValueError):
   """An `output_stride` the network cannot produce (a ValueError, as in the original)."""
 
 

@@ -26,10 +26,9 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from nets import shufflenet_utils
-from foundation.errors import UserError
 
 
-class ShufflenetConfigError(UserError, ValueError):
+class ShufflenetConfigError(ValueError):
   """An unsupported number of groups or width multiplier."""
 
 

@@ -5,7 +5,6 @@ size, a random horizontal flip and random colour changes. Evaluation: a central 
 side and a bilinear resize. Both return float images scaled to [-1, 1].
 """
 import tensorflow.compat.v1 as tf
-from tensorflow.python.ops import control_flow_ops
 
 
 def apply_with_random_selector(x, func, num_cases):
@@ -23,9 +22,9 @@ def apply_with_random_selector(x, func, num_cases):
   selector = tf.random_uniform([], maxval=num_cases, dtype=tf.int32)
   # switch() forwards x on its second output only when the predicate holds; merge() then returns
   # whichever branch produced a value.
-  branches = [func(control_flow_ops.switch(x, tf.equal(selector, case))[1], case)
+  branches = [func(tf.raw_ops.Switch(data=x, pred=tf.equal(selector, case))[1], case)
               for case in range(num_cases)]
-  return control_flow_ops.merge(branches)[0]
+  return tf.raw_ops.Merge(inputs=branches)[0]
 
 
 def distort_color(image, color_ordering=0, fast_mode=True, scope=None):

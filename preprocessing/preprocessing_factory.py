@@ -1,20 +1,19 @@
 """Maps a preprocessing name (a module name or a model name) to its preprocessing function.
 
 The model names come from the one network table, `nets.nets_factory.NETS`: every registered net
-with a `preprocessing` entry is a valid name here, so registering a net is all it takes. The table
-is read lazily, when a name other than the four module names is asked for, so that this module and
-the module names keep working while the network zoo is being built.
+with a `preprocessing` entry is a valid name here, so registering a net is all it takes (the one
+dependency between the design's packages: preprocessing reads the networks' table).
 """
 import functools
 
-from foundation.errors import UserError
+from nets import nets_factory
 from preprocessing import cifarnet_preprocessing
 from preprocessing import inception_preprocessing
 from preprocessing import lenet_preprocessing
 from preprocessing import vgg_preprocessing
 
 
-class UnknownPreprocessingError(UserError, ValueError):
+class UnknownPreprocessingError(ValueError):
   """Raised for an unknown preprocessing name (a ValueError, as in the original)."""
 
 
@@ -29,7 +28,6 @@ _MODULES = {
 
 def _model_preprocessing():
   """{model name: module key} for every registered net that names its preprocessing."""
-  from nets import nets_factory  # Lazy: see the module docstring.
   mapping = {}
   for spec in nets_factory.NETS.values():
     if spec.preprocessing is None:
@@ -79,7 +77,7 @@ def get_preprocessing(name, is_training=False, use_grayscale=False):
     (e.g. `bbox`, `fast_mode`, `resize_side_min`) are passed through.
 
   Raises:
-    UnknownPreprocessingError (a UserError and ValueError): unknown name; the message lists the
+    UnknownPreprocessingError (a ValueError): unknown name; the message lists the
       valid names.
   """
   module = get_module(name)

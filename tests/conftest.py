@@ -12,7 +12,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
-from foundation import internals  # noqa: E402,F401  (before any tf_slim import)
+from image_classifier import process  # noqa: E402
+
+# The tests run in graph mode with the scripts' speed-ups, set up before any test module imports
+# tf_slim or the networks. TensorFlow's own oneDNN default is kept in this process (the scripts'
+# subprocesses choose theirs as users' do).
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+process.configure_tensorflow()
 
 SHARED_DIR = os.environ.get('SLIM_SHARED_DIR', os.path.join(os.path.dirname(ROOT), 'shared'))
 SHARED_DATA = os.path.join(SHARED_DIR, 'data')

@@ -4,7 +4,6 @@ import io
 import numpy as np
 from PIL import Image
 
-from foundation import internals  # noqa: F401  (before tf_slim)
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 

@@ -1,20 +1,20 @@
-"""The TF 2.21 fixes in foundation/internals.py: each test here fails if its fix is removed."""
+"""The TF 2.21 repairs and the batch-norm speed-up of foundation/internals.py: each test here fails
+if its fix is removed."""
 import os
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from conftest import ROOT
+from foundation import internals
 
 
-def test_eager_is_disabled_process_wide():
+def test_eager_is_disabled_in_a_configured_process():
   assert not tf.executing_eagerly()
-
-
-import pytest  # noqa: E402
 
 
 @pytest.mark.parametrize('implementation', ['fused', 'keras_layer'])
@@ -22,7 +22,7 @@ def test_batch_norm_with_update_ops_trains(graph, implementation):
   # 'keras_layer' is tf-slim's own path (the legacy Keras layer, needing fix 1); slim.batch_norm
   # takes it for calls that cannot be fused, e.g. with renorm.
   batch_norm = (slim.batch_norm if implementation == 'fused'
-                else slim.batch_norm.keras_layer_batch_norm)
+                else internals.keras_layer_batch_norm())
   x = tf.constant(np.random.RandomState(0).rand(4, 6, 6, 3), tf.float32)
   net = slim.conv2d(x, 8, [3, 3], normalizer_fn=batch_norm,
                     normalizer_params={'is_training': True, 'scale': True})
@@ -94,9 +94,12 @@ def test_without_compat_tf_slim_batch_norm_breaks():
   assert 'legacy_tf_layers' in result.stderr or 'tf_keras' in result.stderr
 
 
+@pytest.mark.skipif(not internals.SPEEDUPS, reason='tests the fused batch-norm speed-up, off '
+                    'with SLIM_TF_SPEEDUPS=0')
 def test_tf_keras_is_imported_only_when_a_legacy_layer_needs_it():
   # Fix 1 is an import hook: the fused batch norm (every net of the zoo) never loads tf-keras.
-  code = ('import sys; from foundation import internals; import tensorflow.compat.v1 as tf; '
+  code = ('import sys; from image_classifier import process; process.configure_tensorflow(); '
+          'import tensorflow.compat.v1 as tf; '
           'import tf_slim as slim; slim.batch_norm(tf.zeros([2, 3, 3, 4]), is_training=True); '
           'print("before", "tf_keras" in sys.modules); '
           'slim.batch_norm(tf.zeros([2, 3, 3, 4]), is_training=True, renorm=True); '
@@ -148,7 +151,7 @@ def _bn_net_after_one_step(batch_norm, is_training):
 @pytest.mark.parametrize('is_training', [True, False])
 def test_fused_batch_norm_route_equals_the_keras_layer_path(is_training):
   fused = _bn_net_after_one_step(slim.batch_norm, is_training)
-  keras = _bn_net_after_one_step(slim.batch_norm.keras_layer_batch_norm, is_training)
+  keras = _bn_net_after_one_step(internals.keras_layer_batch_norm(), is_training)
   assert fused[1] == keras[1]  # the same variables, in the same collections
   assert fused[2] == keras[2] == (4 if is_training else 0)
   assert sorted(fused[0]) == sorted(keras[0])

@@ -128,8 +128,9 @@ def test_flowers_convert_train_eval_export_freeze_label(flowers_dir, tmp_path):
 
   # The frozen graph computes what the checkpoint computes.
   from image_classifier import exporting
-  batch = exporting.load_image(photo, 64, 64, 127.5, 127.5)
-  frozen_out = exporting.run_graph(exporting.load_graph_def(frozen), 'input',
+  from image_classifier import serving
+  batch = serving.load_image(photo, 64, 64, 127.5, 127.5)
+  frozen_out = serving.run_graph(exporting.load_graph_def(frozen), 'input',
                                    'MobilenetV1/Predictions/Reshape_1', batch)
   from nets import nets_factory
   with tf.Graph().as_default():

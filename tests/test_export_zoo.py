@@ -17,6 +17,7 @@ import tensorflow.compat.v1 as tf
 from conftest import ROOT  # noqa: F401  (puts the project on sys.path)
 from nets import nets_factory
 from image_classifier import exporting
+from image_classifier import serving
 
 _VIDEO = {'i3d': 64, 's3dg': 64}  # frames of the default clip
 _HEAVY = {
@@ -76,7 +77,7 @@ def test_export_freeze_run(name, tmp_path):
   kinds = {n.op for n in frozen.node}
   assert not kinds & {'VariableV2', 'VarHandleOp', 'Assign', 'AssignVariableOp', 'ReadVariableOp',
                       'RestoreV2', 'SaveV2', 'TruncatedNormal', 'RandomUniform'}, kinds
-  out = exporting.run_graph(frozen, exporting.INPUT_NODE, info['output'], image)
+  out = serving.run_graph(frozen, exporting.INPUT_NODE, info['output'], image)
   assert out.shape[0] == 1 and out.shape[-1] == _NUM_CLASSES, out.shape
   assert np.all(np.isfinite(out))
   # Freezing lets Grappler fold the weights into the kernels (oneDNN fuses them differently), so

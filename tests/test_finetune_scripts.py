@@ -40,8 +40,14 @@ def test_finetune_mobilenet_v1_on_flowers_pipeline(tmp_path):
                             capture_output=True, text=True, env=env, timeout=900)
   output = result.stdout + result.stderr
   assert result.returncode == 0, output[-5000:]
+  # Each phase is evaluated on the 10 held-out photos, at the step it ended on; the accuracy
+  # printed is the count of right answers over those 10.
+  evaluated = re.findall(r'Evaluated \S+ \(step (\d+)\): (\d+) images in [0-9.]+ s, '
+                         r'Accuracy ([0-9.]+)', result.stdout)
+  assert [(int(s), int(n)) for s, n, _ in evaluated] == [(6, 10), (3, 10)], result.stdout[-3000:]
   accuracies = [float(a) for a in re.findall(r'eval/Accuracy\[([0-9.]+)\]', result.stdout)]
-  assert len(accuracies) == 2 and all(0 <= a <= 1 for a in accuracies), result.stdout[-3000:]
+  assert [round(a * 10, 6) for a in accuracies] == [round(a * 10) for a in accuracies]
+  assert accuracies == [float(a) for _, _, a in evaluated]
   assert 'already' in output  # the converted folder was left alone
   # Phase 1 restored every layer but the logits from the real checkpoint and trained only the
   # logits. (Batch-norm moving statistics keep updating in training mode, as in the original.)

@@ -8,7 +8,6 @@ it), and one small clip goes through S3D-G in eval mode.
 import numpy as np
 import pytest
 
-from foundation import internals  # noqa: F401  (before tf_slim)
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 

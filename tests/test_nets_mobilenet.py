@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from foundation import internals  # noqa: F401  (before tf_slim)
 import tf_slim as slim  # noqa: E402
 
 from nets import mobilenet_v1  # noqa: E402

@@ -8,7 +8,6 @@ The small nets use the real resnet_v1/resnet_v2 functions with base depths 1, 2,
 import numpy as np
 import pytest
 
-from foundation import internals  # noqa: F401  (before tf_slim)
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
@@ -16,7 +15,6 @@ from nets import nets_factory
 from nets import resnet_utils
 from nets import resnet_v1
 from nets import resnet_v2
-from foundation.errors import UserError
 from tests import zoo_helpers
 
 # version: (generic network, block helper, unit scope name)
@@ -311,7 +309,7 @@ def test_output_stride_errors(graph, version):
   for bad in (6, 12, 64):  # not a multiple of 4; not reachable; beyond the nominal 32
     with pytest.raises(ValueError, match='output_stride'):
       small_net(version, inputs, output_stride=bad, scope='bad%d' % bad)
-  with pytest.raises(UserError):
+  with pytest.raises(ValueError):
     small_net(version, inputs, output_stride=6, scope='bad')
 
 

@@ -258,11 +258,11 @@ def test_base_stops_at_final_endpoint():
     lambda x: shufflenet_v1.shufflenet_v1_base(x, final_endpoint='Stage5/Unit1'),
     lambda x: shufflenet_v2.shufflenet_v2_base(x, final_endpoint='Conv6'),
 ])
-def test_bad_configuration_is_a_user_error(call):
+def test_bad_configuration_is_a_value_error(call):
   with tf.Graph().as_default():
-    with pytest.raises(UserError) as info:
+    with pytest.raises(ValueError) as info:
       call(tf.placeholder(tf.float32, [1, 224, 224, 3]))
-    assert isinstance(info.value, ValueError)
+    assert not isinstance(info.value, UserError)  # the library's plain error, as the original
     assert not tf.global_variables()  # rejected before building anything
 
 

@@ -6,7 +6,6 @@ batch-1 forward pass of AlexNet.
 import numpy as np
 import pytest
 
-from foundation import internals  # noqa: F401  (before tf_slim)
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 

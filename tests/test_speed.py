@@ -20,6 +20,9 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from conftest import ROOT, run_script
+from foundation import internals
+from image_classifier import process
+from image_classifier import training_hooks
 
 DIGITS = os.path.join(ROOT, 'sample_data', 'digits')
 
@@ -180,13 +183,13 @@ def test_tf_data_evaluation_decodes_only_the_central_crop_and_gives_the_same_ten
 def test_session_config_for_bfloat16_needs_onednn():
   from image_classifier import precision
   from foundation.errors import UserError
-  assert precision.requested(['x', '--mixed_precision=bfloat16']) == 'bfloat16'
-  assert precision.requested(['x', '--mixed_precision', 'none']) == 'none'
+  assert process.requested_precision(['x', '--mixed_precision=bfloat16']) == 'bfloat16'
+  assert process.requested_precision(['x', '--mixed_precision', 'none']) == 'none'
   assert not precision.session_config('none').graph_options.rewrite_options \
       .auto_mixed_precision_onednn_bfloat16
   with pytest.raises(UserError, match='float16'):
     precision.session_config('float16')
-  if precision.onednn_enabled():
+  if internals.onednn_enabled():
     config = precision.session_config('bfloat16')
     assert config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 == 1
   else:
@@ -219,18 +222,17 @@ def _executed_graph(config, model_name, size):
 
 @pytest.mark.parametrize('model_name,size', [('mobilenet_v1', 64), ('inception_v1', 224)])
 def test_grappler_optimizers_left_out_on_cpu_change_nothing_in_the_step(model_name, size):
-  # training._training_session_config turns these off on CPU-only machines to save start-up
+  # training_hooks.session_config turns these off on CPU-only machines to save start-up
   # time; with them on, the executed training step must be the very same graph.
   from tensorflow.core.protobuf import rewriter_config_pb2
-  from image_classifier import training
   everything = tf.ConfigProto()
   everything.graph_options.rewrite_options.meta_optimizer_iterations = \
       rewriter_config_pb2.RewriterConfig.ONE
   trimmed = tf.ConfigProto()
   trimmed.CopyFrom(everything)
-  training.skip_idle_cpu_optimizers(trimmed.graph_options.rewrite_options)
+  training_hooks.skip_idle_cpu_optimizers(trimmed.graph_options.rewrite_options)
   if not tf.config.list_physical_devices('GPU'):
-    assert training._training_session_config(
+    assert training_hooks.session_config(
         types.SimpleNamespace(mixed_precision='none'), tf.ConfigProto()) == trimmed
   reference = _executed_graph(everything, model_name, size)
   assert sum(reference.values()) > 100
@@ -238,31 +240,30 @@ def test_grappler_optimizers_left_out_on_cpu_change_nothing_in_the_step(model_na
 
 
 def test_scripts_run_onednn_kernels_on_x86_unless_the_user_says_otherwise(monkeypatch):
-  from image_classifier import precision
   monkeypatch.delenv('TF_ENABLE_ONEDNN_OPTS', raising=False)
-  monkeypatch.setattr(precision.platform, 'machine', lambda: 'x86_64')
-  precision.prepare_environment(['train_image_classifier.py'])
+  monkeypatch.setattr(process.platform, 'machine', lambda: 'x86_64')
+  process.prepare_environment(['train_image_classifier.py'])
   assert os.environ['TF_ENABLE_ONEDNN_OPTS'] == '1'
   monkeypatch.setenv('TF_ENABLE_ONEDNN_OPTS', '0')
-  precision.prepare_environment(['train_image_classifier.py', '--mixed_precision=bfloat16'])
+  process.prepare_environment(['train_image_classifier.py', '--mixed_precision=bfloat16'])
   assert os.environ['TF_ENABLE_ONEDNN_OPTS'] == '0'
   monkeypatch.delenv('TF_ENABLE_ONEDNN_OPTS')
-  monkeypatch.setattr(precision.platform, 'machine', lambda: 'aarch64')
-  precision.prepare_environment(['train_image_classifier.py'])
+  monkeypatch.setattr(process.platform, 'machine', lambda: 'aarch64')
+  process.prepare_environment(['train_image_classifier.py'])
   assert 'TF_ENABLE_ONEDNN_OPTS' not in os.environ
-  precision.prepare_environment(['train_image_classifier.py', '--mixed_precision=bfloat16'])
+  process.prepare_environment(['train_image_classifier.py', '--mixed_precision=bfloat16'])
   assert os.environ['TF_ENABLE_ONEDNN_OPTS'] == '1'
 
 
 _ONEDNN_PROBE = (
     'import sys; sys.path.insert(0, %r)\n'
-    'import image_classifier\n'
-    'from image_classifier import precision\n'
-    'print(int(precision.onednn_enabled()))' % ROOT)
+    'from image_classifier import process\n'
+    'process.prepare_environment(sys.argv)\n'
+    'from foundation import internals\n'
+    'print(int(internals.onednn_enabled()))' % ROOT)
 
 
 def test_a_script_process_gets_onednn_and_the_variable_still_turns_it_off():
-  from image_classifier import precision
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
   env.pop('TF_ENABLE_ONEDNN_OPTS', None)
   default = subprocess.run([sys.executable, '-c', _ONEDNN_PROBE], env=env, capture_output=True,
@@ -273,18 +274,20 @@ def test_a_script_process_gets_onednn_and_the_variable_still_turns_it_off():
   assert off.stdout.split()[-1:] == ['0'], off.stderr[-2000:]
   assert default.returncode == 0, default.stderr[-2000:]
   # The default is forced on x86 only; elsewhere it is TensorFlow's own choice.
-  if precision.platform.machine().lower() in precision._ONEDNN_MACHINES:
+  if process.platform.machine().lower() in process._ONEDNN_MACHINES:
     assert default.stdout.split()[-1:] == ['1'], default.stderr[-2000:]
 
 
 _REWRITE_PROBE = r'''
 import sys
 sys.path.insert(0, %(root)r)
+from image_classifier import process
+process.configure(sys.argv)
 from foundation import internals
 from image_classifier import precision
 import tensorflow.compat.v1 as tf
 from nets import nets_factory
-assert precision.onednn_enabled()
+assert internals.onednn_enabled()
 images = tf.random.uniform([4, 8, 8, 3])
 labels = tf.constant([0, 1, 2, 3])
 logits, _ = nets_factory.get_network_fn('lenet', 10, is_training=True)(images)

@@ -14,10 +14,9 @@ import functools
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from foundation.errors import UserError
 
 
-class ConvBlockError(UserError, TypeError):
+class ConvBlockError(TypeError):
   """A bad argument to a MobileNet block (a TypeError, as in the original)."""
 
 

@@ -19,10 +19,9 @@ import os
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from foundation.errors import UserError
 
 
-class MobilenetError(UserError, ValueError):
+class MobilenetError(ValueError):
   """A bad argument to the MobileNet builder (a ValueError, as in the original)."""
 
 

@@ -9,10 +9,9 @@ created with (an int may become a float, never the reverse; bools, numbers and s
 import json
 import numbers
 
-from foundation.errors import UserError
 
 
-class HParamsError(UserError, ValueError):
+class HParamsError(ValueError):
   """A hyperparameter name that does not exist, or a value of the wrong type."""
 
 

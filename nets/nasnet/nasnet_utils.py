@@ -15,7 +15,6 @@ import re
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from foundation.errors import UserError
 
 DATA_FORMAT_NCHW = 'NCHW'
 DATA_FORMAT_NHWC = 'NHWC'
@@ -25,7 +24,7 @@ INVALID = 'null'
 CLIP_BY_VALUE_CAP = 6
 
 
-class DataFormatError(UserError, ValueError):
+class DataFormatError(ValueError):
   """A data format other than NHWC / NCHW, or none given (outside the builders' arg scope)."""
 
 
