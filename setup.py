@@ -22,6 +22,8 @@ setup(
         'tensorflow==2.21.*',
         'tf-keras==2.21.*',
         'tf-slim==1.1.0',
+        # TensorFlow 2.21 no longer pulls TensorBoard in; the README's `tensorboard --logdir`.
+        'tensorboard==2.21.*',
         'numpy',
         'absl-py',
         'pillow',

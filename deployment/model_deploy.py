@@ -125,14 +125,29 @@ def _gather_clone_loss(clone, num_clones, regularization_losses):
       all_losses.append(regularization_loss)
     if all_losses:
       sum_loss = tf.add_n(all_losses)
-  # Summaries are created outside the clone's device so that they stay on the CPU, and in the
-  # clone's name scope (absolute, so the tag is '<clone scope>/clone_loss' wherever this is called).
-  with tf.name_scope(clone.scope):
+  # Summaries are created outside the clone's device so that they stay on the CPU, in the clone's
+  # name scope (absolute, so that deploy() finds the first clone's in SUMMARIES by scope). Tags as
+  # the original built them: 'Losses/clone_loss' with one clone, 'Losses/clone_0/clone_loss'...
+  # with several (the clone scope without its trailing '/').
+  with tf.name_scope(clone.scope), tf.name_scope('Losses'):
     if clone_loss is not None:
-      tf.summary.scalar('clone_loss', clone_loss)
+      _scalar_summary('/'.join(filter(None, ['Losses', clone.scope.rstrip('/'), 'clone_loss'])),
+                      clone_loss, 'clone_loss')
     if regularization_loss is not None:
-      tf.summary.scalar('regularization_loss', regularization_loss)
+      _scalar_summary('Losses/regularization_loss', regularization_loss, 'regularization_loss')
   return sum_loss
+
+
+def _scalar_summary(tag, tensor, name):
+  """A scalar summary tagged exactly `tag`, added to SUMMARIES as tf.summary.scalar does.
+
+  tf.summary.scalar derives the tag from a name scope, which TensorFlow makes unique against op
+  names: the loss ops already own 'clone_loss' and 'total_loss', so TensorBoard showed
+  'clone_loss_1' and 'total_loss_1'.
+  """
+  summary = tf.raw_ops.ScalarSummary(tags=tag, values=tensor, name=name)
+  tf.add_to_collection(tf.GraphKeys.SUMMARIES, summary)
+  return summary
 
 
 def _optimize_clone(optimizer, clone, num_clones, regularization_losses, **kwargs):
@@ -243,7 +258,7 @@ def deploy(config,
     # Summaries of the first clone, including the loss summaries created above.
     summaries |= set(tf.get_collection(tf.GraphKeys.SUMMARIES, first_clone.scope))
     if total_loss is not None:
-      summaries.add(tf.summary.scalar('total_loss', total_loss))
+      summaries.add(_scalar_summary('total_loss', total_loss, 'total_loss_summary'))
     if summaries:
       # A set has no stable order; sort by name so that the graph is the same on every run.
       summary_op = tf.summary.merge(sorted(summaries, key=lambda s: s.name), name='summary_op')

@@ -272,6 +272,9 @@ def make_hooks(opts, graph, task):
     hooks += [
         tf.train.SummarySaverHook(save_secs=opts.save_summaries_secs, output_dir=opts.train_dir,
                                   summary_op=graph.summary_op),
+        # 'global_step/sec' at the summaries' cadence, as the original's Supervisor wrote it.
+        tf.train.StepCounterHook(every_n_steps=None, every_n_secs=opts.save_summaries_secs,
+                                 output_dir=opts.train_dir),
         # No graph.pbtxt: TensorBoard reads the graph from the events file, and import_meta_graph
         # users have the .meta beside each checkpoint.
         internals.checkpoint_saver_hook(

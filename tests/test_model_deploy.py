@@ -26,10 +26,15 @@ def _placed_with_a_variable(op):
           or op.colocation_groups() != [('loc:@' + op.name).encode()])
 
 
-def _summary_tags(summary_op):
-  """Tags of the summaries merged by `summary_op` (the first input of each summary op)."""
+def _summary_tags_of(summaries):
+  """Tags of summary tensors (the first input of each summary op)."""
   return {tf.make_ndarray(t.op.inputs[0].op.get_attr('value')).item().decode()
-          for t in summary_op.op.inputs}
+          for t in summaries}
+
+
+def _summary_tags(summary_op):
+  """Tags of the summaries merged by `summary_op`."""
+  return _summary_tags_of(summary_op.op.inputs)
 
 
 def _logistic_classifier(inputs, labels, weight_decay=0.0):
@@ -261,6 +266,11 @@ def test_optimize_clones_total_loss_and_gradients(num_clones):
     if num_clones > 1:
       assert 'clone_1/regularization_loss' not in names
       assert 'clone_0/scaled_clone_loss' in names and 'clone_1/scaled_clone_loss' in names
+    # The original's loss tags: 'Losses' + the clone scope (none with one clone) + 'clone_loss'.
+    clone_tags = (['Losses/clone_loss'] if num_clones == 1 else
+                  ['Losses/clone_%d/clone_loss' % i for i in range(num_clones)])
+    assert sorted(_summary_tags_of(tf.get_collection(tf.GraphKeys.SUMMARIES))) == sorted(
+        clone_tags + ['Losses/regularization_loss'])
 
 
 def test_two_clones_on_half_batches_equal_one_clone_on_the_whole_batch():
@@ -355,14 +365,13 @@ def test_deploy_two_gpu_clones_keeps_summaries_on_cpu(train):
     for op in (t.op for t in summary_op.op.inputs):
       _assert_device(op.device, '/device:CPU:0')
     merged = _summary_tags(summary_op)
-    # TF makes summary names unique, and the loss ops already own 'total_loss' and
-    # 'clone_0/clone_loss' (the original's TensorBoard showed 'total_loss_1' too).
-    assert {'inputs', 'total_loss_1', 'clone_0/clone_loss_1'} <= merged
+    # The original's tags, exactly (tf.summary.scalar would have made them 'total_loss_1'...).
+    assert {'inputs', 'total_loss', 'Losses/clone_0/clone_loss'} <= merged
     assert not any('regularization_loss' in tag for tag in merged)
     # The second clone's own loss summary exists but is not merged (first clone's only).
-    assert any(s.op.name.startswith('clone_1/clone_loss')
-               for s in tf.get_collection(tf.GraphKeys.SUMMARIES))
-    assert not any(tag.startswith('clone_1/') for tag in merged)
+    assert 'Losses/clone_1/clone_loss' in _summary_tags_of(
+        tf.get_collection(tf.GraphKeys.SUMMARIES, 'clone_1/'))
+    assert not any('clone_1' in tag for tag in merged)
     gradient_summaries = [n for n in merged if ':gradient' in n or '_gradient' in n]
     assert len(gradient_summaries) == (2 * len(tf.trainable_variables()) if train else 0)
 
