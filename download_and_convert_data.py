@@ -7,18 +7,12 @@ r"""Downloads and converts a data set to TFRecords, or converts a folder of your
 The work is done by `datasets.dataset_factory.convert` (one converter module per data set); this
 script only parses flags and prints the converter's summary.
 """
-import sys
-
 from absl import flags
 from absl import logging
 
-from image_classifier import cli
-from image_classifier import process
-
-process.prepare_environment(sys.argv)  # before the datasets package loads TensorFlow
-
-from datasets import dataset_factory  # noqa: E402
-from foundation.errors import UserError  # noqa: E402
+from image_classifier import cli  # first: it prepares the process before TensorFlow loads
+from datasets import dataset_factory
+from foundation.errors import UserError
 
 FLAGS = flags.FLAGS
 
@@ -26,9 +20,7 @@ FLAGS = flags.FLAGS
 # custom.
 _NAMES = tuple(dataset_factory.converters_map)
 
-flags.DEFINE_string(
-    'dataset_name', None,
-    'The name of the dataset to convert, one of %s.' % ', '.join(_NAMES))
+flags.DEFINE_enum('dataset_name', None, list(_NAMES), 'The name of the dataset to convert.')
 flags.DEFINE_string(
     'dataset_dir', None, 'The directory where the output TFRecords and temporary files are saved.')
 flags.DEFINE_string(
@@ -42,12 +34,12 @@ flags.DEFINE_string(
     'custom only: folder holding one sub-folder of images (jpg/jpeg/png/bmp/gif) per class.')
 flags.DEFINE_float(
     'validation_fraction', 0.1,
-    'custom only: fraction of the images (after a seeded shuffle) that form the validation split.')
-flags.DEFINE_integer('num_shards', 5, 'custom only: number of TFRecord files per split.')
+    'custom only: fraction of the images (after a seeded shuffle) that form the validation split.', lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_integer('num_shards', 5, 'custom only: number of TFRecord files per split.', lower_bound=1)
 flags.DEFINE_float(
     'small_object_area_threshold', 0.005,
     'visualwakewords only: threshold of fraction of image area below which small objects are '
-    'filtered.')
+    'filtered.', lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_string(
     'foreground_class_of_interest', 'person',
     'visualwakewords only: build a binary classifier based on the presence or absence of this '
@@ -67,7 +59,7 @@ flags.DEFINE_string(
     'visualwakewords only: sub-folder of dataset_dir receiving the COCO downloads (default '
     'coco_dataset).')
 flags.DEFINE_integer(
-    'num_workers', None, 'Processes converting images in parallel (default: number of CPUs).')
+    'num_workers', None, 'Processes converting images in parallel (default: number of CPUs).', lower_bound=1)
 
 # Flags forwarded to the converter; each converter's run() takes the ones it uses.
 _OPTION_FLAGS = ('dataset_url', 'images_dir', 'validation_fraction', 'num_shards',

@@ -1,4 +1,4 @@
-"""Accuracy of exported models (SavedModel, TFLite, frozen graph) over a TFRecord split, side by
+r"""Accuracy of exported models (SavedModel, TFLite, frozen graph) over a TFRecord split, side by
 side with the checkpoint they came from, to see what export and quantisation cost.
 
   python eval_exported_model.py --model=/tmp/mnv2,/tmp/mnv2.tflite,/tmp/mnv2_int8.tflite \
@@ -19,12 +19,13 @@ flags.DEFINE_string('model', '', 'Comma-separated exported models: SavedModel fo
                     'files, frozen .pb graphs.')
 flags.DEFINE_string('checkpoint_path', None, 'Also evaluate this checkpoint\'s own graph (the '
                     'reference).')
-flags.DEFINE_string('dataset_name', 'imagenet', 'Data set to evaluate on.')
+shared_flags.define_dataset_name_flag('Data set to evaluate on.')
 flags.DEFINE_string('dataset_dir', None, 'Folder of the data set\'s TFRecords.')
 flags.DEFINE_string('dataset_split_name', 'validation', 'Split to evaluate on.')
-flags.DEFINE_integer('batch_size', 32, 'Images per batch.')
-flags.DEFINE_integer('max_num_batches', None, 'Evaluate at most this many batches (default: all).')
-flags.DEFINE_integer('image_size', None, 'Input side (default: recorded, else the network\'s).')
+flags.DEFINE_integer('batch_size', 32, 'Images per batch.', lower_bound=1)
+flags.DEFINE_integer('max_num_batches', None, 'Evaluate at most this many batches (default: all).', lower_bound=0)
+flags.DEFINE_integer('image_size', None, 'Input side (default: recorded, else the network\'s).',
+                     lower_bound=0)
 
 FLAGS = flags.FLAGS
 
@@ -47,6 +48,8 @@ def main(_):
                                image_size=FLAGS.image_size or (recorded and recorded.image_size))
   elif recorded:
     info = recorded._replace(image_size=FLAGS.image_size or recorded.image_size)
+    if FLAGS['labels_offset'].present:
+      info = info._replace(labels_offset=FLAGS.labels_offset)
   else:
     raise UserError('--model_name is required: the models carry no description')
   if FLAGS.checkpoint_path:

@@ -1,4 +1,4 @@
-"""Writes a network's inference GraphDef (an `input` placeholder, no weights) for freezing.
+r"""Writes a network's inference GraphDef (an `input` placeholder, no weights) for freezing.
 
   python export_inference_graph.py --model_name=inception_v3 --output_file=/tmp/inception_v3_inf_graph.pb
 """
@@ -10,21 +10,20 @@ from image_classifier import shared_flags
 shared_flags.define_model_flags()
 flags.DEFINE_bool('is_training', False, 'Export the training-mode graph (batch norm and dropout '
                   'in training mode).')
-flags.DEFINE_integer('image_size', None, 'Side of the input placeholder (default: the network\'s '
-                     'own size).')
-flags.DEFINE_integer('batch_size', None, 'Batch dimension of the input placeholder (default: any).')
-flags.DEFINE_string('dataset_name', 'imagenet', 'Data set whose class count sizes the logits.')
+shared_flags.define_image_size_flag('image_size', 'Side of the input placeholder.')
+flags.DEFINE_integer('batch_size', None, 'Batch dimension of the input placeholder (default: any).', lower_bound=1)
+shared_flags.define_dataset_name_flag('Data set whose class count sizes the logits.')
 flags.DEFINE_string('output_file', '', 'Where to write the GraphDef.')
 flags.DEFINE_string('dataset_dir', '', 'Folder of the data set (only its class count is used).')
 flags.DEFINE_bool('quantize', False, 'Quantised export: refused, TensorFlow 2 has no '
                   'tf.contrib.quantize (use export_model.py --format=tflite).')
 flags.DEFINE_bool('is_video_model', False, 'The network takes 5-D video input.')
-flags.DEFINE_integer('num_frames', None, 'Frames per clip of a video model.')
+flags.DEFINE_integer('num_frames', None, 'Frames per clip of a video model.', lower_bound=1)
 flags.DEFINE_bool('write_text_graphdef', False, 'Write a text GraphDef instead of a binary one.')
 flags.DEFINE_string('final_endpoint', None, '(new) Make this end point the output node instead of '
                     'the predictions.')
 flags.DEFINE_integer('num_classes', None, '(new) Class count of the logits, instead of the data '
-                     'set\'s (minus --labels_offset).')
+                     'set\'s (minus --labels_offset).', lower_bound=1)
 
 FLAGS = flags.FLAGS
 

@@ -1,4 +1,4 @@
-"""One command from a checkpoint to a served model: a SavedModel, a TFLite file or a frozen graph.
+r"""One command from a checkpoint to a served model: a SavedModel, a TFLite file or a frozen graph.
 
   python export_model.py --model_name=mobilenet_v2 --checkpoint_path=/tmp/mobilenet_v2_1.0_224.ckpt \
       --dataset_name=imagenet --dataset_dir=/tmp/imagenet --format=saved_model --output_file=/tmp/mnv2
@@ -19,8 +19,8 @@ shared_flags.define_model_flags()
 shared_flags.define_moving_average_flag()
 flags.DEFINE_string('checkpoint_path', None, 'Checkpoint prefix, or a training folder (its latest '
                     'checkpoint).')
-flags.DEFINE_string('dataset_name', 'imagenet', 'Data set the model was trained on (class count, '
-                    'class names, calibration images).')
+shared_flags.define_dataset_name_flag('Data set the model was trained on (class count, class '
+                                      'names, calibration images).')
 flags.DEFINE_string('dataset_dir', None, 'Folder of the data set: labels.txt names the classes; '
                     'int8 quantisation reads images from its TFRecords.')
 flags.DEFINE_enum('format', 'saved_model', ['saved_model', 'tflite', 'frozen_graph'],
@@ -29,12 +29,13 @@ flags.DEFINE_string('output_file', None, 'Output path (a new folder for a SavedM
 flags.DEFINE_enum('tflite_quantization', 'none', ['none', 'float16', 'int8'],
                   'TFLite weights: float32 (none), float16, or full-integer int8 (post-training, '
                   'calibrated on the data set).')
-flags.DEFINE_integer('image_size', None, 'Input side (default: the network\'s own size).')
-flags.DEFINE_string('preprocessing_name', None, 'Preprocessing (default: the model\'s own).')
+shared_flags.define_image_size_flag('image_size', 'Input side.')
+flags.DEFINE_enum('preprocessing_name', None, shared_flags.PREPROCESSING_NAMES,
+                  'Preprocessing (default: the model\'s own).')
 flags.DEFINE_integer('num_classes', None, 'Class count of the logits, instead of the data set\'s '
-                     '(minus --labels_offset).')
+                     '(minus --labels_offset).', lower_bound=1)
 flags.DEFINE_string('dataset_split_name', 'train', 'Split whose images calibrate int8 quantisation.')
-flags.DEFINE_integer('num_calibration_images', 100, 'Images calibrating int8 quantisation.')
+flags.DEFINE_integer('num_calibration_images', 100, 'Images calibrating int8 quantisation.', lower_bound=1)
 
 FLAGS = flags.FLAGS
 

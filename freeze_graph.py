@@ -1,4 +1,4 @@
-"""Folds a checkpoint's weights into an exported GraphDef as constants (a frozen graph).
+r"""Folds a checkpoint's weights into an exported GraphDef as constants (a frozen graph).
 
   python freeze_graph.py --input_graph=/tmp/inception_v3_inf_graph.pb --input_binary=true \
       --input_checkpoint=/tmp/checkpoints/inception_v3.ckpt \

@@ -1,4 +1,4 @@
-"""Labels an image with a frozen graph, a SavedModel or a TFLite model; prints the top-5 classes with
+r"""Labels an image with a frozen graph, a SavedModel or a TFLite model; prints the top-5 classes with
 their scores.
 
   python label_image.py --graph=/tmp/frozen_inception_v3.pb --labels=/tmp/imagenet/labels.txt \
@@ -15,7 +15,9 @@ import os
 
 from absl import flags
 
-from image_classifier import cli
+from image_classifier import cli  # first: it prepares the process before TensorFlow loads
+
+import tensorflow.compat.v1 as tf  # noqa: E402,I100
 
 flags.DEFINE_string('graph', '', 'Frozen GraphDef (.pb), SavedModel folder or .tflite file to run.')
 flags.DEFINE_string('labels', '', 'Labels file: slim `id:name` lines or one name per line '
@@ -26,11 +28,15 @@ flags.DEFINE_string('output_layer', None, 'Output node (default: recorded, else 
                     'InceptionV3/Predictions/Reshape_1).')
 flags.DEFINE_float('input_mean', 0, 'Subtracted from every pixel value (0..255).')
 flags.DEFINE_float('input_std', 255, 'Pixel values are divided by this after the mean.')
+flags.register_validator('input_std', lambda value: value != 0, '--input_std must not be 0')
 flags.DEFINE_integer('input_height', None, 'Height the image is resized to (default: recorded, '
-                     'else 299).')
+                     'else 299).', lower_bound=1)
 flags.DEFINE_integer('input_width', None, 'Width the image is resized to (default: recorded, '
-                     'else 299).')
-flags.DEFINE_integer('top_k', 5, '(new) How many classes to print.')
+                     'else 299).', lower_bound=1)
+flags.DEFINE_integer('top_k', 5, '(new) How many classes to print.', lower_bound=1)
+flags.DEFINE_integer('labels_offset', None, '(new) Label id of the model\'s first output in the '
+                     'labels file (1 for a 1000-class model with 1001 ImageNet labels; default: '
+                     'recorded at export, else 0).', lower_bound=0)
 
 FLAGS = flags.FLAGS
 
@@ -51,6 +57,10 @@ def _labels(recorded):
   return serving.read_labels(labels_path) if labels_path else {}
 
 
+def _offset(recorded):
+  return FLAGS.labels_offset if FLAGS.labels_offset is not None else recorded.get('labels_offset', 0)
+
+
 def _print(pairs, labels, offset):
   for index, score in pairs:
     print('%s (%d): %.5f' % (labels.get(index + offset, '?'), index, score))
@@ -58,11 +68,17 @@ def _print(pairs, labels, offset):
 
 def _label_saved_model():
   from image_classifier import serving
+  from foundation import errors
+  from foundation.errors import UserError
   model = serving.SavedModel(FLAGS.graph)
   with open(FLAGS.image, 'rb') as f:
-    result = model.classify([f.read()])
+    try:
+      result = model.classify([f.read()])
+    except tf.errors.OpError as e:
+      raise UserError('cannot decode image %s: %s' % (FLAGS.image, errors.reason(e)))
   labels = _labels({}) if FLAGS.labels else {}  # else the names the model returns
-  offset = model.info.labels_offset if model.info else 0
+  offset = _offset({'labels_offset': model.info.labels_offset if model.info else 0})
+  serving.check_labels(labels, result['logits'].shape[-1], offset, FLAGS.labels)
   for cls, name, score in list(zip(result['classes'][0], result['names'][0],
                                    result['scores'][0]))[:FLAGS.top_k]:
     name = labels.get(int(cls), '?') if FLAGS.labels else name.decode('utf-8')
@@ -70,6 +86,7 @@ def _label_saved_model():
 
 
 def main(_):
+  from foundation import errors
   from foundation.errors import UserError
   from image_classifier import exporting
   from image_classifier import serving
@@ -97,9 +114,18 @@ def main(_):
   else:
     batch = serving.load_image(FLAGS.image, height, width, FLAGS.input_mean, FLAGS.input_std,
                                  channels=channels)
-  scores = model.scores(batch)
-  labels = _labels(recorded) or (model.info.labels if model.info else {})
-  _print(serving.top_k(scores, FLAGS.top_k), labels, recorded.get('labels_offset', 0))
+  try:
+    scores = model.scores(batch)
+  except (tf.errors.OpError, RuntimeError, ValueError) as e:
+    raise UserError('cannot run %s on image %s: %s' % (FLAGS.graph, FLAGS.image,
+                                                        errors.reason(e)))
+  offset = _offset(recorded)
+  labels = _labels(recorded)
+  source = FLAGS.labels or _default_labels(recorded)
+  if not labels and model.info:
+    labels, source = model.info.labels, 'the labels recorded with the model'
+  serving.check_labels(labels, scores.shape[-1], offset, source)
+  _print(serving.top_k(scores, FLAGS.top_k), labels, offset)
 
 
 def entry_point():

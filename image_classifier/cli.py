@@ -1,10 +1,30 @@
-"""Script boundary: the process set up, and user mistakes turned into one line and exit code 2."""
+"""Script boundary: the process set up, flags parsed and shown, and every ending given its code.
+
+Importing this module prepares the environment TensorFlow reads when it loads
+(`process.prepare_environment`); only the scripts import it, first.
+
+Exit codes: 0 done; 1 a bug (a traceback); 2 a user mistake (one `error:` line: a bad flag value,
+a missing or corrupt file, a checkpoint that does not fit); 130 stopped by Ctrl-C (SIGINT) and 143
+stopped by SIGTERM, after saving what there was to save.
+"""
+import signal
 import sys
 
 from absl import app
+from absl import flags
 
+from foundation.errors import Stopped
 from foundation.errors import UserError
 from image_classifier import process
+
+process.prepare_environment(sys.argv)
+
+from image_classifier import shared_flags  # noqa: E402  (loads TensorFlow: after the line above)
+
+FLAGS = flags.FLAGS
+_HELP = ('--help', '-help', '-h', '-?', '--helpshort', '-helpshort')
+_HELP_FULL = ('--helpfull', '-helpfull')
+_SIGNAL_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def fail(message, code=2):
@@ -13,18 +33,64 @@ def fail(message, code=2):
   sys.exit(code)
 
 
+def _render(flag):
+  description = flag.help or ''
+  parser = flag.parser
+  if getattr(parser, 'lower_bound', None) is not None or getattr(parser, 'upper_bound', None) is not None:
+    description += ' (%s)' % parser.syntactic_help
+  text = flags.text_wrap(description, indent='    ', firstline_indent='  --%s: ' % flag.name)
+  if flag.default is not None or flag.default_as_str not in ("''", None):
+    text += '\n' + flags.text_wrap('(default: %s)' % flag.default_as_str, indent='    ')
+  return text
+
+
+def help_text(script_module):
+  """The script's docstring, then its own flags and the shared ones it uses, each with default."""
+  own = sorted(FLAGS.get_flags_for_module(script_module), key=lambda f: f.name)
+  shared = sorted(FLAGS.get_flags_for_module(shared_flags), key=lambda f: f.name)
+  parts = [(script_module.__doc__ or '').strip(), '']
+  for title, group in (('flags of this script', own), ('shared flags', shared)):
+    if group:
+      parts.append('%s:' % title)
+      parts.extend(_render(f) for f in group)
+      parts.append('')
+  parts.append('All flags, TensorFlow\'s and absl\'s too: --helpfull')
+  return '\n'.join(parts) + '\n'
+
+
+def parse(argv, script_module):
+  """Parses `argv` into FLAGS; --help prints help_text and exits 0; a bad value is one `error:` line
+  naming the flag, exit code 2 (before anything is built or written)."""
+  if any(arg in _HELP for arg in argv[1:]):
+    sys.stdout.write(help_text(script_module))
+    sys.exit(0)
+  if any(arg in _HELP_FULL for arg in argv[1:]):
+    sys.stdout.write(FLAGS.get_help() + '\n')
+    sys.exit(0)
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    fail(str(e).replace('\n', ' '))
+
+
 def run(main):
-  """absl.app.run(main) in a configured process, with UserError and Ctrl-C as clean exits."""
+  """absl.app.run(main) in a configured process, with flags checked first and clean endings."""
+  script_module = sys.modules[main.__module__]
+  for flag in FLAGS.get_flags_for_module(shared_flags):  # key flags of the script, for absl too
+    FLAGS.register_key_flag_for_module(script_module.__name__, flag)
 
   def guarded(argv):
     try:
       return main(argv)
+    except Stopped as e:
+      sys.stderr.write('%s\n' % e)
+      sys.stderr.flush()
+      sys.exit(_SIGNAL_CODES.get(e.signal, 130))
     except UserError as e:
       fail(str(e), e.exit_code)
     except KeyboardInterrupt:
       fail('interrupted', 130)
 
-  process.prepare_environment(sys.argv)
   # Before app.run: TensorFlow's logger gets its own handler only while absl's is not yet there.
   process.configure_tensorflow()
-  app.run(guarded)
+  app.run(guarded, flags_parser=lambda argv: parse(argv, script_module))

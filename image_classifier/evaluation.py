@@ -92,13 +92,17 @@ def _write_summaries(eval_dir, step, values):
   writer.flush()
 
 
-def _checkpoint_batches(session, fetches, num_batches):
+def _checkpoint_batches(session, fetches, num_batches, opts, dataset):
   batches = 0
   while not session.should_stop() and batches < num_batches:
     try:
       predictions, labels, hits = session.run(fetches)
     except tf.errors.OutOfRangeError:  # the split's one pass is over
       return
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
+      if not inputs.is_input_failure(e):
+        raise
+      raise inputs.bad_record_error(dataset, opts.dataset_name, opts.dataset_dir, e) from None
     batches += 1
     yield {'checkpoint': (labels, (predictions, hits))}
 
@@ -148,7 +152,7 @@ def evaluate_checkpoint(opts, checkpoint):
     tally = Tally(num_classes)
     with tf.train.MonitoredSession(session_creator=creator) as session:
       step = session.run(global_step)
-      elapsed = tally_batches(_checkpoint_batches(session, fetches, num_batches),
+      elapsed = tally_batches(_checkpoint_batches(session, fetches, num_batches, opts, dataset),
                               {'checkpoint': tally}, num_batches)
   if not tally.total:
     raise UserError('no examples were read from split %r in %s'
@@ -223,8 +227,16 @@ def evaluate_models(models, dataset_name, dataset_dir, dataset_split_name='valid
     raise UserError('cannot tell the model\'s image size and preprocessing: give --model_name '
                     '(the exported files carry no description)')
   dataset = dataset_factory.get_dataset(dataset_name, dataset_split_name, dataset_dir)
-  num_classes = max(info.num_classes, dataset.num_classes - info.labels_offset)
-  tallies = {name: Tally(num_classes) for name in models}
+  expected = dataset.num_classes - info.labels_offset
+  if info.num_classes != expected:
+    raise UserError(
+        'the model has %d classes but %s (%s) has %d%s: evaluate it on the data set it was '
+        'trained on%s' % (info.num_classes, dataset_name, dataset_dir, dataset.num_classes,
+                          ' less --labels_offset=%d' % info.labels_offset if info.labels_offset
+                          else '', ', or give --labels_offset=%d' % (
+                              dataset.num_classes - info.num_classes)
+                          if dataset.num_classes - info.num_classes == 1 else ''))
+  tallies = {name: Tally(info.num_classes) for name in models}
   with tf.Graph().as_default():
     next_batch = inputs.encoded_and_preprocessed(dataset, model_info.preprocess_fn(info),
                                                  batch_size, info.labels_offset)

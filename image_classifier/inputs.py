@@ -12,10 +12,13 @@ only the machinery around it differs.
 * `queue` (the original): `DatasetDataProvider` + `tf.train.batch` driven by queue runners.
 """
 import os
+import time
 
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from datasets import dataset_utils
+from foundation import errors
 from foundation import internals
 from foundation.errors import UserError
 from image_classifier import model_info
@@ -181,3 +184,50 @@ def encoded_and_preprocessed(dataset, preprocess, batch_size, labels_offset=0, n
   ds = tf.data.TFRecordDataset(data_files(dataset))
   ds = ds.map(tf.autograph.experimental.do_not_convert(parse), num_parallel_calls=num_threads)
   return tf.data.make_one_shot_iterator(ds.batch(batch_size)).get_next()
+
+
+def is_input_failure(error):
+  """True for an error raised while the input pipeline read or decoded a record."""
+  if not isinstance(error, (tf.errors.InvalidArgumentError, tf.errors.DataLossError)):
+    return False
+  op = getattr(error, 'op', None)
+  if op is not None and op.type in ('IteratorGetNext', 'IteratorGetNextSync'):
+    return True
+  # Raised inside tf.data's own functions, the error names the iterator in its node trace.
+  return '[[IteratorGetNext' in (error.message or '')
+
+
+def find_bad_record(dataset, max_seconds=300):
+  """(file, record number, reason) of the first record of the split that cannot be read or whose
+  image does not decode, or None; gives up after `max_seconds` (a very large split)."""
+  deadline = time.time() + max_seconds
+  with tf.Graph().as_default():
+    serialized = tf.placeholder(tf.string, [])
+    image, _ = _decode(dataset, serialized)
+    with tf.Session() as session:
+      for path in data_files(dataset):
+        number = -1
+        try:
+          for number, record in enumerate(tf.io.tf_record_iterator(path)):
+            try:
+              session.run(image, {serialized: record})
+            except tf.errors.OpError as e:
+              return path, number, errors.reason(e)
+            if time.time() > deadline:
+              return None
+        except tf.errors.DataLossError as e:
+          return path, number + 1, errors.reason(e)
+  return None
+
+
+def bad_record_error(dataset, dataset_name, dataset_dir, error):
+  """The UserError for an input failure: the shard and record when they can be found, and how to
+  rebuild the data set."""
+  found = find_bad_record(dataset)
+  rebuild = dataset_utils.converter_command(dataset_name, dataset_dir)
+  if found:
+    path, number, reason = found
+    return UserError('record %d of %s cannot be read or decoded (%s); rebuild the data set: %s '
+                     '(the converters check every image)' % (number, path, reason, rebuild))
+  return UserError('a record of %s cannot be read or decoded (%s); rebuild the data set: %s'
+                   % (dataset.data_sources, errors.reason(error), rebuild))

@@ -11,6 +11,7 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from foundation import errors
 from foundation.errors import UserError
 from image_classifier import checkpoints
 from image_classifier import exporting
@@ -203,8 +204,21 @@ def preprocess_files(info, paths):
           try:
             out.append(session.run(image, {data: f.read()}))
           except tf.errors.InvalidArgumentError as e:
-            raise UserError('cannot decode image %s: %s' % (path, e.message.splitlines()[0]))
+            raise UserError('cannot decode image %s: %s' % (path, errors.reason(e)))
   return np.stack(out)
+
+
+def check_labels(labels, num_outputs, labels_offset, source):
+  """A labels table must name every output of the model: ids labels_offset .. + num_outputs - 1."""
+  if not labels:
+    return
+  if len(labels) != num_outputs + labels_offset:
+    raise UserError(
+        '%s has %d names but the model has %d outputs%s: give the labels of the data set the '
+        'model was trained on, or --labels_offset=%d if its first %d name(s) have no output'
+        % (source, len(labels), num_outputs,
+           ' and --labels_offset=%d' % labels_offset if labels_offset else '',
+           max(0, len(labels) - num_outputs), max(0, len(labels) - num_outputs)))
 
 
 def read_labels(path):
@@ -235,7 +249,7 @@ def load_image(path, height, width, mean, std, channels=3):
       try:
         return session.run(image)
       except tf.errors.InvalidArgumentError as e:
-        raise UserError('cannot decode image %s: %s' % (path, e.message.splitlines()[0]))
+        raise UserError('cannot decode image %s: %s' % (path, errors.reason(e)))
 
 
 def run_graph(graph_def, input_layer, output_layer, batch):

@@ -7,9 +7,16 @@ of the original's quantisation flags.
 """
 from absl import flags
 
+from datasets import dataset_factory
 from foundation.errors import UserError
+from nets import nets_factory
+from preprocessing import preprocessing_factory
 
 FLAGS = flags.FLAGS
+
+MODEL_NAMES = nets_factory.model_names()
+DATASET_NAMES = sorted(dataset_factory.datasets_map)
+PREPROCESSING_NAMES = preprocessing_factory.preprocessing_names()
 
 
 def _define_once(define, name, *args, **kwargs):
@@ -18,25 +25,31 @@ def _define_once(define, name, *args, **kwargs):
 
 
 def define_model_flags(model_name='inception_v3'):
-  _define_once(flags.DEFINE_string, 'model_name', model_name, 'Network name in nets_factory.')
+  _define_once(flags.DEFINE_enum, 'model_name', model_name, MODEL_NAMES,
+               'Network name in nets_factory.')
   _define_once(flags.DEFINE_integer, 'labels_offset', 0,
                'Subtracted from every label and from the class count (1 for the 1000-class '
-               'VGG and ResNet V1 checkpoints on a 1001-class data set).')
+               'VGG and ResNet V1 checkpoints on a 1001-class data set).', lower_bound=0)
   _define_once(flags.DEFINE_bool, 'use_grayscale', False,
                'Feed the network one grey channel.')
 
 
+def define_dataset_name_flag(help_text='Data set name in dataset_factory.'):
+  _define_once(flags.DEFINE_enum, 'dataset_name', 'imagenet', DATASET_NAMES, help_text)
+
+
 def define_dataset_flags(split_name, batch_size, input_pipeline_default='tf_data'):
   define_model_flags()
-  _define_once(flags.DEFINE_string, 'dataset_name', 'imagenet', 'Data set name in dataset_factory.')
+  define_dataset_name_flag()
   _define_once(flags.DEFINE_string, 'dataset_split_name', split_name, 'Split of the data set.')
   _define_once(flags.DEFINE_string, 'dataset_dir', None,
                'Folder holding the data set\'s TFRecords and labels.txt.')
-  _define_once(flags.DEFINE_string, 'preprocessing_name', None,
+  _define_once(flags.DEFINE_enum, 'preprocessing_name', None, PREPROCESSING_NAMES,
                'Preprocessing name (default: the model\'s own).')
-  _define_once(flags.DEFINE_integer, 'batch_size', batch_size, 'Images per batch (per clone when training).')
+  _define_once(flags.DEFINE_integer, 'batch_size', batch_size,
+               'Images per batch (per clone when training).', lower_bound=1)
   _define_once(flags.DEFINE_integer, 'num_preprocessing_threads', 4,
-               'Threads decoding and preprocessing images.')
+               'Threads decoding and preprocessing images.', lower_bound=1)
   _define_once(flags.DEFINE_enum, 'input_pipeline', input_pipeline_default, ['tf_data', 'queue'],
                '(new) `tf_data`: parallel tf.data reading, decoding and preprocessing with prefetch '
                '(fast); `queue`: the original DatasetDataProvider + queue runners.')
@@ -52,7 +65,14 @@ def define_master_flag():
 
 def define_moving_average_flag():
   _define_once(flags.DEFINE_float, 'moving_average_decay', None,
-               'Decay of the exponential moving average of the weights (unset = none).')
+               'Decay of the exponential moving average of the weights (unset = none).',
+               lower_bound=0.0, upper_bound=1.0)
+
+
+def define_image_size_flag(name, help_text):
+  """An image side flag: 0 or unset means the network's own size, as in the original."""
+  _define_once(flags.DEFINE_integer, name, None, help_text + ' 0 or unset: the network\'s own size.',
+               lower_bound=0)
 
 
 def split_list(text):

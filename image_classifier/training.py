@@ -7,6 +7,7 @@ around each step (`make_hooks`) and runs the loop (`run_loop`).
 import collections
 import os
 import shutil
+import signal
 import time
 
 import tensorflow.compat.v1 as tf
@@ -15,8 +16,8 @@ import tf_slim as slim
 from datasets import dataset_factory
 from deployment import model_deploy
 from foundation import errors
-from foundation import fileio
 from foundation import internals
+from foundation.errors import Stopped
 from foundation.errors import UserError
 from image_classifier import checkpoints
 from image_classifier import cluster
@@ -142,20 +143,39 @@ def check_train_dir(train_dir, min_free_bytes=50 << 20):
                       % (train_dir, free / 2 ** 20))
 
 
-def write_flags(opts, train_dir):
-  """The run's flags as train_dir/flags.json, so that a result can be reproduced."""
+def _other_run(opts, asked, detail=''):
+  recorded = training_hooks.recorded_flags(opts.train_dir).get('model_name')
+  return UserError(
+      '--train_dir %s holds a run of %s (its flags.json), not of --model_name=%s%s: give another '
+      '--train_dir for a new run, or --model_name=%s to resume that one'
+      % (opts.train_dir, recorded or 'another model', asked, detail, recorded or '...'))
+
+
+def check_resumable(opts):
+  """Before anything is built: a train_dir whose recorded run is of another model is refused."""
+  if not tf.train.latest_checkpoint(opts.train_dir):
+    return
+  recorded = training_hooks.recorded_flags(opts.train_dir).get('model_name')
+  if recorded and recorded != opts.model_name:
+    raise _other_run(opts, opts.model_name)
+
+
+def check_checkpoint_fits_graph(opts):
+  """A checkpoint in train_dir (to be resumed) must hold every variable of the graph, shaped alike."""
+  latest = tf.train.latest_checkpoint(opts.train_dir)
+  if not latest:
+    return
+  var_map = {v.op.name: v for v in tf.global_variables()}
   try:
-    values = opts.flag_values_dict()
-  except AttributeError:
-    values = dict(vars(opts))
-  fileio.write_json_atomically(os.path.join(train_dir, 'flags.json'), {
-      k: v for k, v in sorted(values.items())
-      if isinstance(v, (str, int, float, bool, type(None)))})
+    checkpoints.check_fits(latest, var_map, fix_flag=None)
+  except UserError as e:
+    first = str(e).splitlines()
+    raise _other_run(opts, opts.model_name, ' (%s)' % ' '.join(first[:2]).strip())
 
 
 # The parts of the training graph that the hooks and the loop need.
 TrainGraph = collections.namedtuple('TrainGraph', [
-    'train_tensor', 'step_after', 'summary_op', 'init_fn', 'optimizer'])
+    'train_tensor', 'step_after', 'summary_op', 'init_fn', 'optimizer', 'dataset'])
 
 
 def _clone_fn(opts, next_batch, network_fn, num_classes):
@@ -242,7 +262,7 @@ def build_graph(opts):
       averages=[(v, averages.average(v)) for v in averaged]
       if averages and not opts.sync_replicas else ())
   return TrainGraph(train_tensor, step_after, summary_op, warm_start_fn(opts, spec.logits_scopes),
-                    optimizer)
+                    optimizer, dataset)
 
 
 def make_hooks(opts, graph, task):
@@ -270,6 +290,7 @@ def make_hooks(opts, graph, task):
       summary_op=graph.summary_op)
   if is_chief:
     hooks += [
+        training_hooks.WriteFlagsAtStart(opts),
         tf.train.SummarySaverHook(save_secs=opts.save_summaries_secs, output_dir=opts.train_dir,
                                   summary_op=graph.summary_op),
         # 'global_step/sec' at the summaries' cadence, as the original's Supervisor wrote it.
@@ -301,6 +322,11 @@ def run_loop(opts, graph, hooks, scaffold, stop_hook):
       while not session.should_stop():
         session.run(graph.train_tensor)
         steps += 1
+  except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
+    # Raised out of the session: no checkpoint is written after the failure.
+    if not inputs.is_input_failure(e):
+      raise
+    raise inputs.bad_record_error(graph.dataset, opts.dataset_name, opts.dataset_dir, e) from None
   finally:
     stop_hook.restore()
     cluster.session_closed()
@@ -313,6 +339,7 @@ def _check_options(opts):
   if opts.quantize_delay >= 0:
     shared_flags.refuse_quantize('--quantize_delay')
   check_train_dir(opts.train_dir)
+  check_resumable(opts)
 
 
 def train(opts):
@@ -324,8 +351,7 @@ def train(opts):
   tf.logging.set_verbosity(tf.logging.INFO)
   with tf.Graph().as_default():
     graph = build_graph(opts)
-    if opts.task == 0:
-      write_flags(opts, opts.train_dir)
+    check_checkpoint_fits_graph(opts)
     hooks, scaffold, guard, stop_hook = make_hooks(opts, graph, task)
     cluster.check_variables_on_ps(opts.num_ps_tasks)
     steps, elapsed = run_loop(opts, graph, hooks, scaffold, stop_hook)
@@ -334,4 +360,7 @@ def train(opts):
                   steps, elapsed, steps * opts.batch_size * opts.num_clones / max(elapsed, 1e-9),
                   '%.4f' % guard.last_loss if guard.last_loss is not None else 'n/a', final,
                   ' (stopped by %s)' % stop_hook.requested if stop_hook.requested else '')
+  if stop_hook.requested:
+    raise Stopped('stopped by %s after saving checkpoint %s' % (stop_hook.requested, final),
+                  signal.Signals[stop_hook.requested])
   return final

@@ -1,14 +1,40 @@
-"""What runs around each training step: signals, the NaN guard and log, the session's
-configuration, and the saver."""
+"""What runs around each training step: signals, the NaN guard and log, the run's record
+(flags.json), the session's configuration, and the saver."""
+import json
 import math
+import os
 import signal
 import time
 
 import tensorflow.compat.v1 as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 
+from foundation import fileio
 from foundation.errors import UserError
 from image_classifier import precision
+
+
+FLAGS_FILE = 'flags.json'
+
+
+def write_flags(opts, train_dir):
+  """The run's flags as train_dir/flags.json, so that a result can be reproduced."""
+  try:
+    values = opts.flag_values_dict()
+  except AttributeError:
+    values = dict(vars(opts))
+  fileio.write_json_atomically(os.path.join(train_dir, FLAGS_FILE), {
+      k: v for k, v in sorted(values.items())
+      if isinstance(v, (str, int, float, bool, type(None)))})
+
+
+def recorded_flags(train_dir):
+  """The flags.json of the run in train_dir ({} when there is none or it cannot be read)."""
+  try:
+    with open(os.path.join(train_dir, FLAGS_FILE)) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return {}
 
 
 class StopOnSignal(tf.train.SessionRunHook):
@@ -40,6 +66,18 @@ class StopOnSignal(tf.train.SessionRunHook):
     for sig, handler in self._previous.items():
       signal.signal(sig, handler)
     self._previous = {}
+
+
+class WriteFlagsAtStart(tf.train.SessionRunHook):
+  """Writes train_dir/flags.json once the session exists, so a run that failed to start leaves the
+  record of the run before it untouched."""
+
+  def __init__(self, opts):
+    self._opts = opts
+
+  def after_create_session(self, session, coord):
+    del session, coord
+    write_flags(self._opts, self._opts.train_dir)
 
 
 class GuardAndLog(tf.train.SessionRunHook):

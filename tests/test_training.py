@@ -191,7 +191,8 @@ def test_sigint_and_sigterm_save_a_checkpoint_before_exiting(sig, digits_dir, tm
   _wait_for_step(process, 20)
   process.send_signal(sig)
   output = process.communicate(timeout=120)[0]
-  assert process.returncode == 0, output[-3000:]
+  # Saved first, then the shell's code for the signal, so `train && eval` does not go on.
+  assert process.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], output[-3000:]
   assert 'stopped by %s' % sig.name in output
   checkpoint = tf.train.latest_checkpoint(str(train_dir))
   assert checkpoint and _global_step(checkpoint) >= 20
@@ -276,3 +277,72 @@ def test_continuous_eval_follows_training_and_stops_after_timeout(digits_dir, tm
   assert 'model.ckpt-60' in evaluated[-1]
   with open(eval_dir / 'per_class_accuracy.json') as f:
     assert json.load(f)['global_step'] == 60
+
+
+def test_train_dir_of_another_model_is_one_line_and_keeps_its_record(digits_dir, tmp_path):
+  from foundation.errors import UserError
+  from image_classifier import training
+  training.train(_lenet_options(digits_dir, tmp_path, max_number_of_steps=2))
+  with open(tmp_path / 'flags.json') as f:
+    assert json.load(f)['model_name'] == 'lenet'
+  with pytest.raises(UserError) as error:
+    training.train(_lenet_options(digits_dir, tmp_path, model_name='cifarnet',
+                                  max_number_of_steps=4))
+  message = str(error.value)
+  assert 'holds a run of lenet' in message and '--model_name=cifarnet' in message
+  assert 'another --train_dir' in message and '--model_name=lenet' in message
+  with open(tmp_path / 'flags.json') as f:
+    assert json.load(f)['model_name'] == 'lenet'  # not overwritten by the refused run
+
+
+def test_train_dir_whose_checkpoint_does_not_fit_is_one_line(digits_dir, tmp_path):
+  # Same model, another optimizer: the checkpoint lacks the new optimizer's slots.
+  from foundation.errors import UserError
+  from image_classifier import training
+  training.train(_lenet_options(digits_dir, tmp_path, max_number_of_steps=2, optimizer='sgd'))
+  with pytest.raises(UserError, match='holds a run of lenet.*lacks'):
+    training.train(_lenet_options(digits_dir, tmp_path, max_number_of_steps=4, optimizer='adam'))
+
+
+def _corrupt_one_image(dataset_dir):
+  """Rewrites the first record of the first train shard with an undecodable JPEG; returns the
+  shard's path."""
+  import tensorflow as tf2
+  from datasets import dataset_utils
+  shard = sorted(glob.glob(os.path.join(dataset_dir, 'custom_train_*.tfrecord')))[0]
+  records = list(tf.io.tf_record_iterator(shard))
+  example = tf.train.Example.FromString(records[0])
+  damaged = b'\xff\xd8\xff\xe0' + b'\x00\x10JFIF' + b'\x13' * 200 + b'\xff\xd9'
+  height = example.features.feature['image/height'].int64_list.value[0]
+  width = example.features.feature['image/width'].int64_list.value[0]
+  label = example.features.feature['image/class/label'].int64_list.value[0]
+  records[0] = dataset_utils.image_to_tfexample(damaged, b'jpeg', height, width,
+                                                label).SerializeToString()
+  with tf2.io.TFRecordWriter(shard) as writer:
+    for record in records:
+      writer.write(record)
+  return shard
+
+
+def test_a_record_that_does_not_decode_names_its_shard(digits_dir, tmp_path):
+  import shutil
+  data = tmp_path / 'data'
+  shutil.copytree(digits_dir, data)
+  shard = _corrupt_one_image(str(data))
+  train_dir = tmp_path / 'train'
+  result = _run_training_script(str(data), train_dir, 50)
+  assert result.returncode == 2, result.stderr[-3000:]
+  errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
+  assert len(errors) == 1 and 'Traceback' not in result.stderr, result.stderr[-3000:]
+  assert 'record 0 of %s' % shard in errors[0] and 'download_and_convert_data.py' in errors[0]
+  assert not tf.train.latest_checkpoint(str(train_dir))  # nothing saved after the failure
+
+
+def _run_training_script(dataset_dir, train_dir, steps):
+  command = [sys.executable, os.path.join(ROOT, 'train_image_classifier.py'),
+             '--train_dir=%s' % train_dir, '--dataset_name=custom',
+             '--dataset_dir=%s' % dataset_dir, '--model_name=lenet', '--train_image_size=8',
+             '--batch_size=32', '--learning_rate_decay_type=fixed', '--weight_decay=0',
+             '--max_number_of_steps=%d' % steps, '--save_interval_secs=100000']
+  return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT,
+                        env=dict(os.environ, PYTHONPATH=ROOT))
