@@ -193,7 +193,9 @@ def _assert_stopped_cleanly(local):
     assert process.returncode == 0, _read(local.log_path('ps', i))[-2000:]
     assert 'Parameter server stopped by SIGTERM' in _read(local.log_path('ps', i))
   for i, process in enumerate(local.workers):
-    assert process.returncode == 0, _read(local.log_path('worker', i))[-3000:]
+    # 130: stopped by SIGINT after saving; 0: the close watchdog ended a worker whose session
+    # close hung on the parameter server (everything was saved before).
+    assert process.returncode in (130, 0), _read(local.log_path('worker', i))[-3000:]
   for i in range(len(local.workers)):
     assert 'Traceback' not in _read(local.log_path('worker', i)), \
         _read(local.log_path('worker', i))[-3000:]

@@ -284,8 +284,8 @@ def test_script_ctrl_c_escaping_member_and_unknown_name(tmp_path):
   assert os.listdir(str(out)) == []  # nor is anything left behind
 
   assert unknown.returncode == 2 and 'Traceback' not in unknown_err
-  assert ('error: dataset_name [flower] was not recognized; valid names: flowers, cifar10, mnist, '
-          'visualwakewords, custom') in unknown_err
+  assert ('error: flag --dataset_name=flower: value should be one of '
+          '<flowers|cifar10|mnist|visualwakewords|custom>') in unknown_err
 
 
 def test_dataset_utils_helpers(tmp_path):
