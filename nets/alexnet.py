@@ -10,13 +10,17 @@ Typical use:
 
   with slim.arg_scope(alexnet.alexnet_v2_arg_scope()):
     logits, end_points = alexnet.alexnet_v2(images)
+
+`trunc_normal(stddev)` is the truncated-normal (mean 0) weight initializer factory the layers use.
 """
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from nets import inception_utils
 
-def _trunc_normal(stddev):
-  return tf.truncated_normal_initializer(0.0, stddev)
+
+# Truncated-normal initializer of a given stddev (mean 0); the name user code imports.
+trunc_normal = inception_utils.trunc_normal
 
 
 def alexnet_v2_arg_scope(weight_decay=0.0005):
@@ -61,7 +65,7 @@ def alexnet_v2(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5
 
       # Fully connected layers as convolutions, with their own initialisation.
       with slim.arg_scope([slim.conv2d],
-                          weights_initializer=_trunc_normal(0.005),
+                          weights_initializer=trunc_normal(0.005),
                           biases_initializer=tf.constant_initializer(0.1)):
         net = slim.conv2d(net, 4096, [5, 5], padding='VALID', scope='fc6')
         net = slim.dropout(net, dropout_keep_prob, is_training=is_training, scope='dropout6')

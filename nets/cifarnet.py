@@ -3,13 +3,17 @@
 Architecture after A. Krizhevsky's cuda-convnet CIFAR-10 model ("Learning Multiple Layers of
 Features from Tiny Images", 2009): two conv / pool / local response normalisation stages followed by
 three fully connected layers.
+
+`trunc_normal(stddev)` is the truncated-normal (mean 0) weight initializer factory the layers use.
 """
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from nets import inception_utils
 
-def _trunc_normal(stddev):
-  return tf.truncated_normal_initializer(stddev=stddev)
+
+# Truncated-normal initializer of a given stddev (mean 0); the name user code imports.
+trunc_normal = inception_utils.trunc_normal
 
 
 def _lrn(net, name):
@@ -59,7 +63,7 @@ def cifarnet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5,
         net, num_classes,
         activation_fn=None,
         biases_initializer=tf.zeros_initializer(),
-        weights_initializer=_trunc_normal(1 / 192.0),
+        weights_initializer=trunc_normal(1 / 192.0),
         weights_regularizer=None,
         scope='logits')
     end_points['Logits'] = logits
@@ -74,12 +78,12 @@ def cifarnet_arg_scope(weight_decay=0.004):
   """Layer defaults of CifarNet: ReLU everywhere; L2 decay and 0.1 biases on fully connected layers."""
   with slim.arg_scope(
       [slim.conv2d],
-      weights_initializer=_trunc_normal(5e-2),
+      weights_initializer=trunc_normal(5e-2),
       activation_fn=tf.nn.relu):
     with slim.arg_scope(
         [slim.fully_connected],
         biases_initializer=tf.constant_initializer(0.1),
-        weights_initializer=_trunc_normal(0.04),
+        weights_initializer=trunc_normal(0.04),
         weights_regularizer=slim.l2_regularizer(weight_decay),
         activation_fn=tf.nn.relu) as sc:
       return sc

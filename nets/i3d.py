@@ -2,13 +2,17 @@
 
 Carreira and Zisserman, "Quo Vadis, Action Recognition? A New Model and the Kinetics Dataset",
 CVPR 2017, https://arxiv.org/abs/1705.07750
+
+`trunc_normal(stddev)` is the truncated-normal (mean 0) weight initializer factory the layers use.
 """
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from nets import i3d_utils
+from nets import inception_utils
 from nets import s3dg
 
+trunc_normal = inception_utils.trunc_normal
 conv3d_spatiotemporal = i3d_utils.conv3d_spatiotemporal
 
 

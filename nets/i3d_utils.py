@@ -1,9 +1,17 @@
-"""Building blocks shared by I3D and S3D-G: 3-D Inception modules and (separable) 3-D convolutions."""
+"""Building blocks shared by I3D and S3D-G: 3-D Inception modules and (separable) 3-D convolutions.
+
+`add_arg_scope` (`slim.add_arg_scope`) and `layers` (`slim.layers`, the module of tf-slim's layer
+functions: `layers.conv3d`, `layers.batch_norm`, ...) are reachable through this module, as user
+code of the original reaches them.
+"""
 import numpy as np
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from nets import inception_utils
+
+add_arg_scope = slim.add_arg_scope
+layers = slim.layers
 
 
 def center_initializer():

@@ -2,11 +2,15 @@
 
 Szegedy et al., "Going Deeper with Convolutions", CVPR 2015, https://arxiv.org/abs/1409.4842
 (this is the variant with batch norm after every convolution, as in the published slim checkpoint).
+
+`trunc_normal(stddev)` is the truncated-normal (mean 0) weight initializer factory the layers use.
 """
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from nets import inception_utils
+
+trunc_normal = inception_utils.trunc_normal
 
 # Every end point of the trunk, in build order.
 BASE_ENDPOINTS = (
@@ -75,7 +79,7 @@ def inception_v1_base(inputs,
   end_points = {}
   with tf.variable_scope(scope, 'InceptionV1', [inputs]):
     with slim.arg_scope([slim.conv2d, slim.fully_connected],
-                        weights_initializer=inception_utils.trunc_normal(0.01)):
+                        weights_initializer=trunc_normal(0.01)):
       with slim.arg_scope([slim.conv2d, slim.max_pool2d], stride=1, padding='SAME'):
         net = inputs
         if include_root_block:

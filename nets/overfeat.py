@@ -9,13 +9,17 @@ Typical use:
 
   with slim.arg_scope(overfeat.overfeat_arg_scope()):
     logits, end_points = overfeat.overfeat(images)
+
+`trunc_normal(stddev)` is the truncated-normal (mean 0) weight initializer factory the layers use.
 """
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from nets import inception_utils
 
-def _trunc_normal(stddev):
-  return tf.truncated_normal_initializer(0.0, stddev)
+
+# Truncated-normal initializer of a given stddev (mean 0); the name user code imports.
+trunc_normal = inception_utils.trunc_normal
 
 
 def overfeat_arg_scope(weight_decay=0.0005):
@@ -60,7 +64,7 @@ def overfeat(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5,
 
       # Fully connected layers as convolutions, with their own initialisation.
       with slim.arg_scope([slim.conv2d],
-                          weights_initializer=_trunc_normal(0.005),
+                          weights_initializer=trunc_normal(0.005),
                           biases_initializer=tf.constant_initializer(0.1)):
         net = slim.conv2d(net, 3072, [6, 6], padding='VALID', scope='fc6')
         net = slim.dropout(net, dropout_keep_prob, is_training=is_training, scope='dropout6')

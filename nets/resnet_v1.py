@@ -11,13 +11,21 @@ Typical use (features for a dense prediction task, no classifier):
   with slim.arg_scope(resnet_v1.resnet_arg_scope()):
     net, end_points = resnet_v1.resnet_v1_101(images, num_classes=None, global_pool=False,
                                               output_stride=16)
+
+`NoOpScope` is a context manager that does nothing (`with NoOpScope(): ...`), the stand-in for the
+batch-norm arg scope when `is_training` is None.
 """
+import contextlib
+
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from nets import resnet_utils
 
 resnet_arg_scope = resnet_utils.resnet_arg_scope
+
+# Enters and leaves without doing anything, as `resnet_utils.batch_norm_mode(None)` does.
+NoOpScope = contextlib.nullcontext
 
 
 @slim.add_arg_scope

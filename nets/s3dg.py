@@ -2,6 +2,8 @@
 
 Xie, Sun, Huang, Tu and Murphy, "Rethinking Spatiotemporal Feature Learning: Speed-Accuracy
 Trade-offs in Video Classification", ECCV 2018, https://arxiv.org/abs/1712.04851
+
+`arg_scope` is `slim.arg_scope`, reachable through this module as in the original.
 """
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
@@ -9,6 +11,7 @@ import tf_slim as slim
 from nets import i3d_utils
 from nets import inception_utils
 
+arg_scope = slim.arg_scope
 trunc_normal = inception_utils.trunc_normal
 conv3d_spatiotemporal = i3d_utils.conv3d_spatiotemporal
 inception_block_v1_3d = i3d_utils.inception_block_v1_3d

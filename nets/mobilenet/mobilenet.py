@@ -9,6 +9,13 @@ A conv-def is a dict with
   `defaults`: {(layer functions...): {arg: value}} applied as arg scopes around the whole trunk;
   `overrides` (optional): same form, applied inside the defaults.
 The depth multiplier is applied per op by its `multiplier_func`, which rewrites `num_outputs`.
+
+Helpers a user's own network code may call:
+  `global_pool(input_tensor, use_reduce_mean_for_pooling=False, pool_op=tf.nn.avg_pool2d)`: the
+    spatial average of a feature map, [batch, 1, 1, depth], by an average pool over the whole map or
+    (with `use_reduce_mean_for_pooling`, or when the size is unknown) by `tf.reduce_mean`;
+  `set_group_norm_groups(conv_defs, groups)`: a copy of a conv-def whose `slim.group_norm`
+    normalizers use `groups` channel groups (the group-norm variants of V2 and V3 use it).
 """
 import collections
 import contextlib
@@ -209,17 +216,34 @@ def mobilenet_base(inputs,
     return net, end_points
 
 
-def global_pool(input_tensor, pool_op=tf.nn.avg_pool2d):
-  """Average over the whole spatial extent (VALID pool of the full size) -> [batch, 1, 1, depth]."""
+def global_pool(input_tensor, use_reduce_mean_for_pooling=False, pool_op=tf.nn.avg_pool2d):
+  """Averages a [batch, height, width, depth] tensor over space -> [batch, 1, 1, depth].
+
+  Args:
+    input_tensor: the feature map.
+    use_reduce_mean_for_pooling: take the mean with `tf.reduce_mean` rather than `pool_op`; the
+      numbers are the same, the op differs (some converters and accelerators handle one only).
+    pool_op: the average-pool function, called with a kernel of the whole (static) feature map.
+
+  Returns:
+    The pooled tensor. When height or width is unknown when the graph is built, the mean is taken
+    with `tf.reduce_mean` whatever `use_reduce_mean_for_pooling` says.
+  """
   shape = input_tensor.get_shape().as_list()
-  if shape[1] is None or shape[2] is None:
-    # The kernel is only known at run time; a full-size average pool is the spatial mean.
+  if use_reduce_mean_for_pooling or shape[1] is None or shape[2] is None:
     output = tf.reduce_mean(input_tensor, [1, 2], keepdims=True, name='AvgPool')
   else:
     output = pool_op(input_tensor, ksize=[1, shape[1], shape[2], 1], strides=[1, 1, 1, 1],
                      padding='VALID')
   output.set_shape([None, 1, 1, None])
   return output
+
+
+def set_group_norm_groups(conv_defs, groups):
+  """A copy of `conv_defs` whose `slim.group_norm` layers split the channels into `groups`."""
+  conv_defs = copy.deepcopy(conv_defs)
+  conv_defs['defaults'][(slim.group_norm,)] = {'groups': groups}
+  return conv_defs
 
 
 @slim.add_arg_scope
@@ -265,10 +289,7 @@ def mobilenet(inputs,
 
     net = tf.identity(net, name='embedding')
     with tf.variable_scope('Logits'):
-      if use_reduce_mean_for_pooling:
-        net = tf.reduce_mean(net, [1, 2], keepdims=True, name='AvgPool')
-      else:
-        net = global_pool(net)
+      net = global_pool(net, use_reduce_mean_for_pooling)
       end_points['global_pool'] = net
       if not num_classes:
         return net, end_points

@@ -6,6 +6,11 @@ Inverted Residuals and Linear Bottlenecks", CVPR 2018. https://arxiv.org/abs/180
 Layers (Table 2 of the paper) are described by `V2_DEF` and built by the generic library in
 `mobilenet.py`; scopes are `MobilenetV2/Conv`, `expanded_conv`, `expanded_conv_1` ... `_16`,
 `Conv_1`, `Logits/Conv2d_1c_1x1`, as in the published checkpoints.
+
+Group norm: `V2_DEF_GROUP_NORM` is V2_DEF with `slim.group_norm` as the normaliser of the
+convolutions (ReLU6) and of the inverted-residual blocks (expansion 6, residual, SAME padding);
+`mobilenet_base_group_norm(input_tensor, depth_multiplier=1.0, groups=8, ...)` builds its trunk
+(no head), whose layers have `GroupNorm` variables and no `BatchNorm` ones.
 """
 import copy
 import functools
@@ -57,6 +62,23 @@ V2_DEF = dict(
         op(slim.conv2d, stride=1, kernel_size=[1, 1], num_outputs=1280)
     ],
 )
+
+# V2_DEF with group norm as the normaliser (and no batch-norm defaults); the layers are V2_DEF's.
+# `mobilenet_base_group_norm` builds it, setting the number of groups.
+V2_DEF_GROUP_NORM = dict(
+    V2_DEF,
+    defaults={
+        (slim.conv2d, slim.fully_connected, slim.separable_conv2d): {
+            'normalizer_fn': slim.group_norm, 'activation_fn': tf.nn.relu6
+        },
+        (ops.expanded_conv,): {
+            'expansion_size': expand_input(6),
+            'split_expansion': 1,
+            'normalizer_fn': slim.group_norm,
+            'residual': True
+        },
+        (slim.conv2d, slim.separable_conv2d): {'padding': 'SAME'}
+    })
 
 
 @slim.add_arg_scope
@@ -142,9 +164,27 @@ def mobilenet_base(input_tensor, depth_multiplier=1.0, **kwargs):
   return mobilenet(input_tensor, depth_multiplier=depth_multiplier, base_only=True, **kwargs)
 
 
+@slim.add_arg_scope
+def mobilenet_base_group_norm(input_tensor, depth_multiplier=1.0, **kwargs):
+  """The MobileNet V2 trunk with group norm instead of batch norm (`V2_DEF_GROUP_NORM`).
+
+  Args:
+    input_tensor: a [batch, height, width, 3] tensor.
+    depth_multiplier: scales the channels of every layer.
+    **kwargs: `groups` (default 8), the number of channel groups of each group norm; the rest as
+      for `mobilenet_base` (a `conv_defs` given here is replaced by V2_DEF_GROUP_NORM).
+
+  Returns:
+    (the last layer's output, end points), as `mobilenet_base`.
+  """
+  kwargs['conv_defs'] = lib.set_group_norm_groups(V2_DEF_GROUP_NORM, kwargs.pop('groups', 8))
+  return mobilenet_base(input_tensor, depth_multiplier=depth_multiplier, **kwargs)
+
+
 def training_scope(**kwargs):
   """arg_scope for MobileNet V2; arguments of `mobilenet.training_scope`."""
   return lib.training_scope(**kwargs)
 
 
-__all__ = ['training_scope', 'mobilenet_base', 'mobilenet', 'V2_DEF']
+__all__ = ['training_scope', 'mobilenet_base', 'mobilenet', 'mobilenet_base_group_norm', 'V2_DEF',
+           'V2_DEF_GROUP_NORM']

@@ -9,6 +9,12 @@ AutoML", 2020. https://arxiv.org/abs/2003.02838
 The layer tables (`V3_LARGE`, `V3_SMALL`, ...) are built by the generic library in `mobilenet.py`;
 blocks are `conv_blocks.expanded_conv` with hard-swish, squeeze-and-excite and, for EdgeTPU, fused
 (full-convolution) expansions.
+
+Group norm: `mobilenet(..., use_groupnorm=True, groups=8)` (and the `large`, `small`, ... variants,
+which pass their keywords through) builds the same layers with `slim.group_norm` as the normaliser
+of every convolution and block that had batch norm; `DEFAULTS_GROUP_NORM` is the layer-defaults
+table it uses (ReLU activations, residual blocks, 8 groups). Such a net has `GroupNorm` variables
+and no `BatchNorm` ones; no published checkpoint was trained that way.
 """
 import copy
 import functools
@@ -82,6 +88,17 @@ DEFAULTS = {
         'activation_fn': tf.nn.relu,
     },
     (slim.batch_norm,): {'center': True, 'scale': True},
+}
+
+# The defaults of `mobilenet(..., use_groupnorm=True)`: group norm in place of batch norm, 8 groups
+# unless the `groups` keyword says otherwise.
+DEFAULTS_GROUP_NORM = {
+    (ops.expanded_conv,): dict(normalizer_fn=slim.group_norm, residual=True),
+    (slim.conv2d, slim.fully_connected, slim.separable_conv2d): {
+        'normalizer_fn': slim.group_norm,
+        'activation_fn': tf.nn.relu,
+    },
+    (slim.group_norm,): {'groups': 8},
 }
 
 # The last convolution of V3 follows the pooling and has no batch norm (so it has biases).
@@ -212,6 +229,7 @@ def mobilenet(input_tensor,
               scope='MobilenetV3',
               conv_defs=None,
               finegrain_classification_mode=False,
+              use_groupnorm=False,
               **kwargs):
   """MobileNet V3 classifier (V3_LARGE unless `conv_defs` says otherwise).
 
@@ -224,6 +242,10 @@ def mobilenet(input_tensor,
     scope: variable scope.
     conv_defs: layer description, default V3_LARGE.
     finegrain_classification_mode: keep the last layer at its full width whatever the multiplier.
+    use_groupnorm: normalise with group norm instead of batch norm: the conv-def's defaults are
+      replaced by `DEFAULTS_GROUP_NORM`, so the layers get `GroupNorm/beta|gamma` variables and no
+      `BatchNorm` ones. The keyword `groups` (default 8, only read with use_groupnorm) sets the
+      number of channel groups.
     **kwargs: passed to `mobilenet.mobilenet` (is_training, base_only, final_endpoint, ...).
 
   Returns:
@@ -241,6 +263,9 @@ def mobilenet(input_tensor,
     conv_defs = copy.deepcopy(conv_defs)
     conv_defs['spec'][-1] = conv_defs['spec'][-1]._replace(
         multiplier_func=lambda params, multiplier: params)
+  if use_groupnorm:
+    conv_defs = dict(conv_defs, defaults=DEFAULTS_GROUP_NORM)
+    conv_defs = lib.set_group_norm_groups(conv_defs, kwargs.pop('groups', 8))
   return lib.mobilenet(input_tensor, num_classes=num_classes, conv_defs=conv_defs, scope=scope,
                        multiplier=depth_multiplier, **kwargs)
 
@@ -298,6 +323,7 @@ V3_SMALL_DETECTION = _reduce_consecutive_layers(V3_SMALL, 9, 12)
 
 
 __all__ = ['training_scope', 'mobilenet', 'mobilenet_base', 'large', 'small', 'edge_tpu',
+           'DEFAULTS', 'DEFAULTS_GROUP_NORM',
            'edge_tpu_075', 'large_minimalistic', 'small_minimalistic', 'V3_LARGE', 'V3_SMALL',
            'V3_LARGE_MINIMALISTIC', 'V3_SMALL_MINIMALISTIC', 'V3_EDGETPU', 'V3_LARGE_DETECTION',
            'V3_SMALL_DETECTION']

@@ -6,6 +6,8 @@ Recognition", https://arxiv.org/abs/1707.07012.
 The network has no enclosing variable scope: its variables start at `conv0`, `cell_stem_0`,
 `cell_<i>`, `reduction_cell_<i>`, `aux_<i>` and `final_layer`, as in the published checkpoints.
 The auxiliary head exists only in training graphs.
+
+`arg_scope` is `slim.arg_scope`, reachable through this module as in the original.
 """
 import copy
 
@@ -14,6 +16,8 @@ import tf_slim as slim
 
 from nets.nasnet import nasnet_utils
 from nets.nasnet.hparams import HParams
+
+arg_scope = slim.arg_scope
 
 
 def cifar_config():

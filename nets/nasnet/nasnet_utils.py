@@ -9,12 +9,16 @@ A cell turns its input and the previous cell's output ("hidden states" 0 and 1) 
 states; each new state is the sum of two operations applied to earlier states. The cell's output is
 the concatenation of the states that no operation of the cell consumed (`used_hiddenstates` == 0).
 Data-format dependent helpers take `data_format` from an arg scope that the builders open.
+
+`arg_scope` is `slim.arg_scope`, reachable through this module as in the original.
 """
 import re
 
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+
+arg_scope = slim.arg_scope
 
 DATA_FORMAT_NCHW = 'NCHW'
 DATA_FORMAT_NHWC = 'NHWC'

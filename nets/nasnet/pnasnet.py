@@ -6,6 +6,8 @@ K. Murphy, "Progressive Neural Architecture Search", https://arxiv.org/abs/1712.
 PNASNet uses a single searched cell: where NASNet inserts a reduction cell, PNASNet builds the
 normal cell with stride 2. As NASNet it has no enclosing variable scope, and its auxiliary head
 exists only in training graphs.
+
+`arg_scope` is `slim.arg_scope`, reachable through this module as in the original.
 """
 import copy
 
@@ -15,6 +17,8 @@ import tf_slim as slim
 from nets.nasnet import nasnet
 from nets.nasnet import nasnet_utils
 from nets.nasnet.hparams import HParams
+
+arg_scope = slim.arg_scope
 
 # The PNASNet-5 cell lives with the other cells; exported here too.
 PNasNetNormalCell = nasnet_utils.PNasNetNormalCell
