@@ -32,6 +32,9 @@ Record features: `image/height`, `image/width`, `image/colorspace` ('RGB'), `ima
 `image/class/label`, `image/class/synset`, `image/class/text`, `image/object/bbox/xmin|ymin|xmax|
 ymax`, `image/object/bbox/label` (the image label, once per box; also written as
 `image/object/class/label`), `image/format` ('JPEG'), `image/filename`, `image/encoded`.
+
+`ImageCoder` keeps the original's TensorFlow helper for code of its own: `png_to_jpeg`,
+`cmyk_to_rgb` and `decode_jpeg` of image bytes, run in a private graph and session.
 """
 import collections
 import io
@@ -43,6 +46,7 @@ import time
 from absl import flags
 from absl import logging
 import numpy as np
+import tensorflow.compat.v1 as tf
 
 if __name__ == '__main__':  # run as a script: make the project's packages importable
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -60,6 +64,37 @@ _IMAGE_EXTENSIONS = ('.jpeg', '.jpg', '.png')
 
 # Images handed to a worker process at a time.
 _CHUNK = 32
+
+
+class ImageCoder(object):
+  """The original builder's TensorFlow image conversions, in a graph and session of their own.
+
+  `png_to_jpeg(image_data)` and `cmyk_to_rgb(image_data)` return RGB JPEG bytes (quality 100) of a
+  PNG or of a CMYK JPEG; `decode_jpeg(image_data)` returns the [height, width, 3] uint8 array of
+  a JPEG. The builder itself converts with Pillow in its worker processes (`process_image`).
+  """
+
+  def __init__(self):
+    self._graph = tf.Graph()
+    with self._graph.as_default():
+      self._png_data = tf.placeholder(dtype=tf.string)
+      self._png_to_jpeg = tf.image.encode_jpeg(tf.image.decode_png(self._png_data, channels=3),
+                                               format='rgb', quality=_REENCODE_QUALITY)
+      self._cmyk_data = tf.placeholder(dtype=tf.string)
+      # channels=0: the decoder turns the 4 CMYK channels into RGB itself.
+      self._cmyk_to_rgb = tf.image.encode_jpeg(tf.image.decode_jpeg(self._cmyk_data, channels=0),
+                                               format='rgb', quality=_REENCODE_QUALITY)
+      self._reader = dataset_utils.ImageReader()
+    self._sess = tf.Session(graph=self._graph)
+
+  def png_to_jpeg(self, image_data):
+    return self._sess.run(self._png_to_jpeg, feed_dict={self._png_data: image_data})
+
+  def cmyk_to_rgb(self, image_data):
+    return self._sess.run(self._cmyk_to_rgb, feed_dict={self._cmyk_data: image_data})
+
+  def decode_jpeg(self, image_data):
+    return self._reader.decode_jpeg(self._sess, image_data)
 
 
 def find_image_files(data_dir, synsets):
@@ -161,7 +196,6 @@ def _process_chunk(task):
 
 def convert_to_example(filename, image_buffer, label, synset, human, bboxes, height, width):
   """The tf.train.Example of one image."""
-  import tensorflow.compat.v1 as tf
   xmin, ymin, xmax, ymax = ([box[i] for box in bboxes] for i in range(4))
   box_labels = [label] * len(bboxes)
   feature = {

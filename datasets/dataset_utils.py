@@ -1,6 +1,10 @@
 """Helpers shared by the data set descriptors and converters: tf.train.Example features, labels.txt,
 downloads/extraction (through foundation.fileio), sharded TFRecord output, and the checks that turn a
-missing or empty data set folder into a message that says how to create it."""
+missing or empty data set folder into a message that says how to create it.
+
+`ImageReader` decodes JPEG bytes to RGB arrays with TensorFlow in a session the caller owns (the
+original converters' helper; `download_and_convert_flowers.ImageReader` is this class).
+"""
 import json
 import os
 
@@ -177,10 +181,36 @@ def check_data_files(file_pattern, dataset_name, dataset_dir):
   return matches
 
 
-def read_labels_if_present(dataset_dir):
+class ImageReader(object):
+  """JPEG decoding with TensorFlow ops that run in the caller's session.
+
+  The constructor adds a string placeholder and a 3-channel `decode_jpeg` to the default graph, so
+  build it inside the graph of the session later passed to its methods.
+  """
+
+  def __init__(self):
+    self._jpeg_data = tf.placeholder(dtype=tf.string)
+    self._decoded = tf.image.decode_jpeg(self._jpeg_data, channels=3)
+
+  def read_image_dims(self, sess, image_data):
+    """(height, width) of the JPEG bytes `image_data`, decoded in `sess`."""
+    image = self.decode_jpeg(sess, image_data)
+    return image.shape[0], image.shape[1]
+
+  def decode_jpeg(self, sess, image_data):
+    """The [height, width, 3] uint8 array of the JPEG bytes `image_data` (grey and CMYK become RGB).
+
+    Raises tf.errors.InvalidArgumentError when the bytes do not decode.
+    """
+    return sess.run(self._decoded, feed_dict={self._jpeg_data: image_data})
+
+
+def read_labels_if_present(dataset_dir, filename=LABELS_FILENAME):
   """labels.txt as {id: name} when the folder has one, else None (also for no folder at all: an
   empty dataset_dir must not pick up a labels.txt from the working directory)."""
-  return read_label_file(dataset_dir) if dataset_dir and has_labels(dataset_dir) else None
+  if dataset_dir and has_labels(dataset_dir, filename):
+    return read_label_file(dataset_dir, filename)
+  return None
 
 
 def split_file_pattern(split_name, dataset_dir, file_pattern, default_pattern, splits,

@@ -11,6 +11,10 @@ entries form the validation split, the rest the train split. The original shuffl
 everywhere (it is therefore not the same 350 photos as an original run on any given machine).
 Each record keeps the photo's original JPEG bytes (format `jpg`, no re-compression) and its height
 and width read from the JPEG header; a photo that does not decode is skipped with a warning naming it.
+
+`ImageReader` (`read_image_dims(sess, image_data)`, `decode_jpeg(sess, image_data)`) is the
+original's TensorFlow JPEG decoder for code of its own; the conversion itself reads the sizes from
+the headers and does not use it. It is `dataset_utils.ImageReader`.
 """
 import os
 import time
@@ -19,6 +23,8 @@ from datasets import convert_image_folder
 from datasets import dataset_utils
 from foundation import fileio
 from foundation.errors import UserError
+
+ImageReader = dataset_utils.ImageReader
 
 _DATA_URL = 'http://download.tensorflow.org/example_images/flower_photos.tgz'
 

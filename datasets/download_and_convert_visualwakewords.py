@@ -34,10 +34,6 @@ from datasets import download_and_convert_visualwakewords_lib as vww_lib
 from foundation import fileio
 from foundation.errors import UserError
 
-_COCO_TRAIN_URL = 'http://images.cocodataset.org/zips/train2014.zip'
-_COCO_VALIDATION_URL = 'http://images.cocodataset.org/zips/val2014.zip'
-_COCO_ANNOTATIONS_URL = 'http://images.cocodataset.org/annotations/annotations_trainval2014.zip'
-
 _COCO_DIRNAME = 'coco_dataset'
 _TRAIN_SHARDS = 100
 _VALIDATION_SHARDS = 10
@@ -78,23 +74,6 @@ def _output_files(dataset_dir, train_shards, validation_shards):
 def _dataset_exists(dataset_dir, train_shards, validation_shards):
   return all(os.path.isfile(f) for f in _output_files(dataset_dir, train_shards, validation_shards)
              ) and dataset_utils.has_labels(dataset_dir)
-
-
-def _sources(dataset_url, coco_train_url, coco_validation_url, coco_annotations_url):
-  """{'train2014': ..., 'val2014': ..., 'annotations': ...} URLs or paths, explicit flags first."""
-  defaults = {'train2014': _COCO_TRAIN_URL, 'val2014': _COCO_VALIDATION_URL,
-              'annotations': _COCO_ANNOTATIONS_URL}
-  explicit = {'train2014': coco_train_url, 'val2014': coco_validation_url,
-              'annotations': coco_annotations_url}
-  sources = {}
-  for key, default in defaults.items():
-    if explicit[key]:
-      sources[key] = explicit[key]
-    elif dataset_url:
-      sources[key] = converter_lib.join_source(dataset_url, os.path.basename(default))
-    else:
-      sources[key] = default
-  return sources
 
 
 def _fetch(source, coco_dir):
@@ -215,14 +194,15 @@ def run(dataset_dir, dataset_url=None, coco_train_url=None, coco_validation_url=
   coco_dir = os.path.join(dataset_dir, coco_dirname)
   os.makedirs(coco_dir, exist_ok=True)
   fileio.remove_stale_temps(coco_dir)
-  sources = _sources(dataset_url, coco_train_url, coco_validation_url, coco_annotations_url)
+  sources = vww_lib.coco_sources(dataset_url, coco_train_url, coco_validation_url,
+                                 coco_annotations_url)
   paths = {key: _fetch(source, coco_dir) for key, source in sources.items()}
 
   relabelled = {}
   for _, coco_split, _ in _SPLITS:
     groundtruth = vww_lib.load_json_from_zip(paths['annotations'],
                                              'instances_%s.json' % coco_split)
-    relabelled[coco_split] = vww_lib.create_visual_wakeword_annotations(
+    relabelled[coco_split] = vww_lib.relabel_annotations(
         groundtruth, small_object_area_threshold, foreground_class_of_interest)
     del groundtruth
     fileio.write_text_atomically(
@@ -240,7 +220,8 @@ def run(dataset_dir, dataset_url=None, coco_train_url=None, coco_validation_url=
       archive.close()
   convert_image_folder.warn_skipped(summary.skipped)
   summary.num_classes = 2
-  dataset_utils.write_label_file({0: 'background', 1: foreground_class_of_interest}, dataset_dir)
+  vww_lib.create_labels_file(foreground_class_of_interest,
+                             os.path.join(dataset_dir, dataset_utils.LABELS_FILENAME))
   summary.seconds = time.time() - start
   if os.listdir(coco_dir):
     logging.info('COCO archives kept in %s (delete them to reclaim the space)', coco_dir)

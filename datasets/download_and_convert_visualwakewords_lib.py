@@ -5,16 +5,76 @@ An image is labelled 1 when at least one of its annotations is of the foreground
 covered fraction is the annotation's `area` (its segmentation area, in pixels) divided by
 height x width; otherwise 0. Only those annotations are kept as the image's objects.
 
+The original's file-to-file steps, for code that runs them itself (the converter,
+`download_and_convert_visualwakewords.run`, reads the zips directly instead):
+  `download_coco_dataset(dataset_dir, dataset_url=None)`: downloads train2014.zip, val2014.zip and
+    annotations_trainval2014.zip (from images.cocodataset.org, or from `dataset_url`, a base URL or
+    folder holding them) into dataset_dir and extracts them there; a zip already in dataset_dir is
+    not downloaded again, and files already extracted are kept;
+  `create_labels_file(foreground_class_of_interest, visualwakewords_labels_file)`: writes the
+    labels file (`0:background`, `1:<class>`) at that path;
+  `create_visual_wakeword_annotations(annotations_file, visualwakewords_annotations_file,
+    small_object_area_threshold, foreground_class_of_interest)`: reads a COCO instances JSON and
+    writes the relabelled JSON (`relabel_annotations` of it);
+  `create_tf_record_for_visualwakewords_dataset(annotations_file, image_dir, output_path,
+    num_shards)`: writes the TFRecords `<output_path>-%05d-of-%05d` of a relabelled JSON and the
+    COCO images in image_dir, image i to shard i mod num_shards.
+
 Reference: Chowdhery et al., "Visual Wake Words Dataset", arXiv:1906.05721, 2019.
 """
 import collections
+import contextlib
 import hashlib
 import json
 import os
 import zipfile
 
+import tensorflow.compat.v1 as tf
+
+from datasets import converter_lib
 from datasets import dataset_utils
+from foundation import fileio
 from foundation.errors import UserError
+
+COCO_TRAIN_URL = 'http://images.cocodataset.org/zips/train2014.zip'
+COCO_VALIDATION_URL = 'http://images.cocodataset.org/zips/val2014.zip'
+COCO_ANNOTATIONS_URL = 'http://images.cocodataset.org/annotations/annotations_trainval2014.zip'
+
+
+def coco_sources(dataset_url=None, coco_train_url=None, coco_validation_url=None,
+                 coco_annotations_url=None):
+  """{'train2014': ..., 'val2014': ..., 'annotations': ...} URLs or paths of the three COCO zips.
+
+  A zip's own argument comes first; else its COCO file name under `dataset_url` (a base URL or a
+  folder); else images.cocodataset.org.
+  """
+  defaults = {'train2014': COCO_TRAIN_URL, 'val2014': COCO_VALIDATION_URL,
+              'annotations': COCO_ANNOTATIONS_URL}
+  explicit = {'train2014': coco_train_url, 'val2014': coco_validation_url,
+              'annotations': coco_annotations_url}
+  sources = {}
+  for key, default in defaults.items():
+    if explicit[key]:
+      sources[key] = explicit[key]
+    elif dataset_url:
+      sources[key] = converter_lib.join_source(dataset_url, os.path.basename(default))
+    else:
+      sources[key] = default
+  return sources
+
+
+def download_coco_dataset(dataset_dir, dataset_url=None):
+  """Downloads (or copies) the three COCO 2014 zips into dataset_dir and extracts them there."""
+  os.makedirs(dataset_dir, exist_ok=True)
+  for source in coco_sources(dataset_url).values():
+    dataset_utils.download_and_uncompress_zipfile(source, dataset_dir)
+
+
+def create_labels_file(foreground_class_of_interest, visualwakewords_labels_file):
+  """Writes `0:background` and `1:<foreground_class_of_interest>` to the file at that path."""
+  folder, filename = os.path.split(visualwakewords_labels_file)
+  dataset_utils.write_label_file({0: 'background', 1: foreground_class_of_interest}, folder,
+                                 filename)
 
 
 def find_zip_member(zip_path, basename):
@@ -57,8 +117,7 @@ def _filter_annotations(annotations, image, small_object_area_threshold, foregro
   return {'objects': objects, 'label': 1 if objects else 0}
 
 
-def create_visual_wakeword_annotations(groundtruth, small_object_area_threshold,
-                                       foreground_class_of_interest):
+def relabel_annotations(groundtruth, small_object_area_threshold, foreground_class_of_interest):
   """Relabels parsed COCO instances JSON for Visual Wake Words.
 
   Args:
@@ -80,6 +139,48 @@ def create_visual_wakeword_annotations(groundtruth, small_object_area_threshold,
               for image in images}
   categories = {c['id']: c for c in groundtruth['categories'] if c['id'] == foreground_id}
   return {'images': images, 'annotations': filtered, 'categories': categories}
+
+
+def create_visual_wakeword_annotations(annotations_file, visualwakewords_annotations_file,
+                                       small_object_area_threshold, foreground_class_of_interest):
+  """Reads the COCO instances JSON `annotations_file`, writes its relabelling as JSON.
+
+  The output is `relabel_annotations` of the input, so its image ids become JSON object keys
+  (strings), as in the original's files.
+
+  Raises:
+    UserError: `foreground_class_of_interest` is not a category of the file.
+  """
+  with tf.io.gfile.GFile(annotations_file, 'r') as f:
+    groundtruth = json.load(f)
+  relabelled = relabel_annotations(groundtruth, small_object_area_threshold,
+                                   foreground_class_of_interest)
+  fileio.write_text_atomically(visualwakewords_annotations_file, json.dumps(relabelled))
+
+
+def create_tf_record_for_visualwakewords_dataset(annotations_file, image_dir, output_path,
+                                                 num_shards):
+  """Writes the Visual Wake Words TFRecords of a relabelled JSON and the images in image_dir.
+
+  Args:
+    annotations_file: a file written by `create_visual_wakeword_annotations`.
+    image_dir: the folder of the COCO images the JSON names (`file_name`).
+    output_path: shard path prefix; shards are `<output_path>-%05d-of-%05d`.
+    num_shards: number of shards; image i of the JSON goes to shard i mod num_shards.
+
+  Each record keeps the image file's bytes (see `create_tf_example`). The shards are complete
+  files or, if an image cannot be read, none is left behind.
+  """
+  with tf.io.gfile.GFile(annotations_file, 'r') as f:
+    relabelled = json.load(f)
+  annotations = {int(image_id): value for image_id, value in relabelled['annotations'].items()}
+  with contextlib.ExitStack() as stack:
+    writers = dataset_utils.open_sharded_output_tfrecords(stack, output_path, num_shards)
+    for index, image in enumerate(relabelled['images']):
+      with tf.io.gfile.GFile(os.path.join(image_dir, image['file_name']), 'rb') as f:
+        encoded_jpg = f.read()
+      example = create_tf_example(image, annotations[image['id']], encoded_jpg)
+      writers[index % num_shards].write(example.SerializeToString())
 
 
 def normalized_boxes(objects, height, width):
@@ -106,7 +207,6 @@ def create_tf_example(image, annotations, encoded_jpg):
   The image is stored as the original JPEG bytes. Besides the features of the original converter,
   every box carries `image/object/class/label` (1, the foreground class), which the reader expects.
   """
-  import tensorflow.compat.v1 as tf
   height, width = int(image['height']), int(image['width'])
   xmin, xmax, ymin, ymax, area = normalized_boxes(annotations['objects'], height, width)
   feature = {

@@ -10,6 +10,10 @@ Class names (`labels_to_names`) come from `labels.txt` in the data set folder (t
 it), else from `imagenet_lsvrc_2015_synsets.txt` + `imagenet_metadata.txt` in that folder; nothing
 is ever downloaded here. With neither, `labels_to_names` is None.
 
+`LOAD_READABLE_NAMES` (default True), as in the original, says whether `get_split` looks for class
+names at all: set `imagenet.LOAD_READABLE_NAMES = False` and `labels_to_names` is None without a
+file being read (for code that only wants `num_classes` or the decoder). It is read at each call.
+
 Reference: Russakovsky et al., "ImageNet Large Scale Visual Recognition Challenge", IJCV 2015.
 """
 import os
@@ -36,6 +40,9 @@ _ITEMS_TO_DESCRIPTIONS = {
 }
 
 _NUM_CLASSES = 1001
+
+# Whether get_split fills labels_to_names (from local files only; see the module docstring).
+LOAD_READABLE_NAMES = True
 
 SYNSETS_FILENAME = 'imagenet_lsvrc_2015_synsets.txt'
 METADATA_FILENAME = 'imagenet_metadata.txt'
@@ -132,7 +139,7 @@ def get_split(split_name, dataset_dir, file_pattern=None, reader=None, require_f
 
   Returns:
     A `slim.dataset.Dataset` with items 'image', 'label', 'label_text', 'object/bbox' and
-    'object/label'.
+    'object/label'; its `labels_to_names` is None when LOAD_READABLE_NAMES is False.
 
   Raises:
     DatasetError (a ValueError): unknown split, or no files.
@@ -171,4 +178,5 @@ def get_split(split_name, dataset_dir, file_pattern=None, reader=None, require_f
       num_samples=SPLITS_TO_SIZES[split_name],
       items_to_descriptions=_ITEMS_TO_DESCRIPTIONS,
       num_classes=_NUM_CLASSES,
-      labels_to_names=_labels_to_names(dataset_dir) if dataset_dir else None)
+      labels_to_names=_labels_to_names(dataset_dir) if dataset_dir and LOAD_READABLE_NAMES
+      else None)

@@ -12,26 +12,88 @@ that is the image's file name (taken from the XML file's name: the `<filename>` 
 wrong), then xmin, ymin, xmax, ymax as fractions of the image's `<size>`, clipped to [0, 1].
 Boxes whose object is not one of the synsets of the optional synsets file, and boxes with no area,
 are left out. Statistics go to stderr. Needs only the Python standard library (no TensorFlow).
+
+The original's functions, for code that reads annotation files itself:
+  `GetItem(name, root, index=0)`: the text of the index-th `<name>` element below the XML element
+    `root` (document order), or -1 when there are not that many;
+  `GetInt(name, root, index=0)`: the same as an int (the text may be a float such as "12.0");
+  `FindNumberBoundingBoxes(root)`: how many boxes (`<xmin>` elements) the annotation has;
+  `ProcessXMLAnnotation(xml_file)`: a list with one `BoundingBox` per box, or None (and a message
+    on stderr) when the file is not valid XML. Each box has `xmin`, `ymin`, `xmax`, `ymax`,
+    `width`, `height` (pixels, as ints), `xmin_scaled` ... `ymax_scaled` (fractions of the image,
+    min and max put in order, then clipped to [0, 1]), `filename` (the `<filename>` text +
+    '.JPEG') and `label` (the `<name>` of that box's object).
 """
+import itertools
 import os
 import sys
 import xml.etree.ElementTree as ElementTree
 
 
-class BoundingBox(object):
-  """One object of an annotation file, in pixels and in fractions of the image."""
+def _clip_to_unit(value):
+  return min(max(value, 0.0), 1.0)
 
-  def __init__(self, label, xmin, ymin, xmax, ymax, width, height):
+
+class BoundingBox(object):
+  """One object of an annotation file, in pixels and in fractions of the image.
+
+  Every argument is optional: `ProcessXMLAnnotation`, like the original, makes an empty box and
+  sets its attributes.
+  """
+
+  def __init__(self, label=None, xmin=None, ymin=None, xmax=None, ymax=None, width=None,
+               height=None):
     self.label = label
     self.xmin, self.ymin, self.xmax, self.ymax = xmin, ymin, xmax, ymax
     self.width, self.height = width, height
 
   def scaled(self):
     """(xmin, ymin, xmax, ymax) as fractions of the image, clipped to [0, 1]."""
-    def clip(value):
-      return min(max(value, 0.0), 1.0)
-    return (clip(self.xmin / self.width), clip(self.ymin / self.height),
-            clip(self.xmax / self.width), clip(self.ymax / self.height))
+    return (_clip_to_unit(self.xmin / self.width), _clip_to_unit(self.ymin / self.height),
+            _clip_to_unit(self.xmax / self.width), _clip_to_unit(self.ymax / self.height))
+
+
+def GetItem(name, root, index=0):  # pylint: disable=invalid-name
+  """Text of the index-th element called `name` below `root`, or -1 if there is none."""
+  item = next(itertools.islice(root.iter(name), index, None), None)
+  return -1 if item is None else item.text
+
+
+def GetInt(name, root, index=0):  # pylint: disable=invalid-name
+  """GetItem as an int; some annotation files write pixel values as floats."""
+  return int(float(GetItem(name, root, index)))
+
+
+def FindNumberBoundingBoxes(root):  # pylint: disable=invalid-name
+  """The number of boxes of an annotation: its `<xmin>` elements."""
+  return sum(1 for _ in root.iter('xmin'))
+
+
+def ProcessXMLAnnotation(xml_file):  # pylint: disable=invalid-name
+  """The boxes of one annotation file as BoundingBox objects (see the module docstring).
+
+  Returns None, after a line on stderr, when the file cannot be parsed.
+  """
+  try:
+    root = ElementTree.parse(xml_file).getroot()
+  except (ElementTree.ParseError, OSError):
+    sys.stderr.write('Failed to parse: %s\n' % xml_file)
+    return None
+  width = GetInt('width', root)
+  height = GetInt('height', root)
+  filename = '%s.JPEG' % GetItem('filename', root)
+  boxes = []
+  for index in range(FindNumberBoundingBoxes(root)):
+    box = BoundingBox(GetItem('name', root, index), GetInt('xmin', root, index),
+                      GetInt('ymin', root, index), GetInt('xmax', root, index),
+                      GetInt('ymax', root, index), width, height)
+    box.filename = filename
+    xs = sorted([box.xmin / float(width), box.xmax / float(width)])
+    ys = sorted([box.ymin / float(height), box.ymax / float(height)])
+    box.xmin_scaled, box.xmax_scaled = _clip_to_unit(xs[0]), _clip_to_unit(xs[1])
+    box.ymin_scaled, box.ymax_scaled = _clip_to_unit(ys[0]), _clip_to_unit(ys[1])
+    boxes.append(box)
+  return boxes
 
 
 def _number(element, path, xml_file):

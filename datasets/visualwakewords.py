@@ -7,6 +7,8 @@ The converter writes `train.record-*` and `val.record-*`; split `validation` rea
 or `validation.record-*` when only those exist (files named after the split, as an earlier reader
 expected).
 
+`LABELS_FILENAME` ('labels.txt') names the class-names file read from dataset_dir when present.
+
 Reference: Chowdhery et al., "Visual Wake Words Dataset", arXiv:1906.05721, 2019.
 """
 import os
@@ -17,6 +19,8 @@ import tf_slim as slim
 from datasets import dataset_utils
 
 _FILE_PATTERN = '%s.record-*'
+
+LABELS_FILENAME = dataset_utils.LABELS_FILENAME
 
 SPLITS_TO_SIZES = {'train': 82783, 'validation': 40504}
 
@@ -103,4 +107,4 @@ def get_split(split_name, dataset_dir, file_pattern=None, reader=None, require_f
       num_samples=SPLITS_TO_SIZES[split_name],
       items_to_descriptions=_ITEMS_TO_DESCRIPTIONS,
       num_classes=_NUM_CLASSES,
-      labels_to_names=dataset_utils.read_labels_if_present(dataset_dir) if dataset_dir else None)
+      labels_to_names=dataset_utils.read_labels_if_present(dataset_dir, LABELS_FILENAME))

@@ -3,6 +3,11 @@
 The model names come from the one network table, `nets.nets_factory.NETS`: every registered net
 with a `preprocessing` entry is a valid name here, so registering a net is all it takes (the one
 dependency between the design's packages: preprocessing reads the networks' table).
+
+`get_preprocessing(name, is_training=False, use_grayscale=False, height=None, width=None)`: height
+and width, when given, are the output size the returned function uses when a call does not give
+one, so `get_preprocessing('inception_v3', height=299, width=299, is_training=True)(image)` works;
+explicit sizes in the call still win.
 """
 import functools
 
@@ -64,17 +69,31 @@ def get_module(name):
   return mapping[name]
 
 
-def get_preprocessing(name, is_training=False, use_grayscale=False):
-  """Returns `preprocessing_fn(image, output_height, output_width, **kwargs)` for `name`.
+def _output_size(output_height, output_width, height, width):
+  """The explicit output size, else the factory's default; a TypeError when neither gives one."""
+  size = (height if output_height is None else output_height,
+          width if output_width is None else output_width)
+  if None in size:
+    raise TypeError('preprocessing_fn needs output_height and output_width, or '
+                    'get_preprocessing(..., height=H, width=W) to give them defaults')
+  return size
+
+
+def get_preprocessing(name, is_training=False, use_grayscale=False, height=None, width=None):
+  """Returns `preprocessing_fn(image, output_height=None, output_width=None, **kwargs)` for `name`.
 
   Args:
     name: a module name (`cifarnet`, `inception`, `lenet`, `vgg`) or a model name of nets_factory.
     is_training: training (random distortions) or evaluation transform.
     use_grayscale: produce one-channel grey images.
+    height, width: default output size of the returned function, used where a call gives no
+      output_height / output_width (e.g. `get_preprocessing('inception_v3', height=299,
+      width=299, is_training=True)(image)`); None: each call must give the size.
 
   Returns:
     A function calling the module's `preprocess_image` with these settings; extra keyword arguments
-    (e.g. `bbox`, `fast_mode`, `resize_side_min`) are passed through.
+    (e.g. `bbox`, `fast_mode`, `resize_side_min`) are passed through. A call without a size it
+    has no default for raises TypeError.
 
   Raises:
     UnknownPreprocessingError (a ValueError): unknown name; the message lists the
@@ -83,7 +102,8 @@ def get_preprocessing(name, is_training=False, use_grayscale=False):
   module = get_module(name)
 
   @functools.wraps(module.preprocess_image)
-  def preprocessing_fn(image, output_height, output_width, **kwargs):
+  def preprocessing_fn(image, output_height=None, output_width=None, **kwargs):
+    output_height, output_width = _output_size(output_height, output_width, height, width)
     return module.preprocess_image(image, output_height, output_width,
                                    is_training=is_training, use_grayscale=use_grayscale, **kwargs)
 
@@ -92,7 +112,8 @@ def get_preprocessing(name, is_training=False, use_grayscale=False):
   from_jpeg_fn = getattr(module, 'preprocess_jpeg_for_train' if is_training
                          else 'preprocess_jpeg_for_eval', None)
   if from_jpeg_fn is not None:
-    def from_jpeg(encoded, output_height, output_width, channels=3):
+    def from_jpeg(encoded, output_height=None, output_width=None, channels=3):
+      output_height, output_width = _output_size(output_height, output_width, height, width)
       return from_jpeg_fn(encoded, output_height, output_width, channels=channels,
                           use_grayscale=use_grayscale)
     preprocessing_fn.from_jpeg = from_jpeg

@@ -219,11 +219,11 @@ def test_vww_relabelling_uses_the_area_threshold_and_the_foreground_class():
       'images': [{'id': 1, 'height': 100, 'width': 100}, {'id': 2, 'height': 100, 'width': 100}],
       'annotations': [_ann(1, 1, 18, 5000, [0, 0, 50, 50]), _ann(2, 2, 18, 60, [0, 0, 5, 5])],
       'categories': _CATEGORIES}
-  as_dogs = vww_lib.create_visual_wakeword_annotations(groundtruth, 0.005, 'dog')
+  as_dogs = vww_lib.relabel_annotations(groundtruth, 0.005, 'dog')
   assert {k: v['label'] for k, v in as_dogs['annotations'].items()} == {1: 1, 2: 1}
-  stricter = vww_lib.create_visual_wakeword_annotations(groundtruth, 0.006, 'dog')
+  stricter = vww_lib.relabel_annotations(groundtruth, 0.006, 'dog')
   assert {k: v['label'] for k, v in stricter['annotations'].items()} == {1: 1, 2: 0}
-  as_people = vww_lib.create_visual_wakeword_annotations(groundtruth, 0.005, 'person')
+  as_people = vww_lib.relabel_annotations(groundtruth, 0.005, 'person')
   assert {k: v['label'] for k, v in as_people['annotations'].items()} == {1: 0, 2: 0}
   assert list(as_people['categories']) == [1]
 
