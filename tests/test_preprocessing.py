@@ -340,6 +340,43 @@ def test_factory_passes_settings_and_kwargs():
     assert any(op.name.startswith('distort_image/') for op in tf.get_default_graph().get_operations())
 
 
+def test_factory_height_and_width_are_the_default_output_size():
+  image = _position_image(40, 30)
+  # The snippet of the troubleshooting notes, as written.
+  train_fn = preprocessing_factory.get_preprocessing('inception_v3', height=24, width=16,
+                                                     is_training=True)
+  out, shape = _run(lambda x: train_fn(x, add_image_summaries=False), image)
+  assert shape == [24, 16, 3] and -1 <= out.min() and out.max() <= 1
+  # Explicit sizes still win, one or both.
+  assert _run(lambda x: train_fn(x, 8, 12, add_image_summaries=False), image)[1] == [8, 12, 3]
+  assert _run(lambda x: train_fn(x, output_width=10, add_image_summaries=False),
+              image)[1] == [24, 10, 3]
+  # Evaluation is deterministic: the default size gives the values of the explicit one.
+  eval_fn = preprocessing_factory.get_preprocessing('vgg_16', height=20, width=20)
+  by_default, default_shape = _run(eval_fn, image)
+  explicit, _ = _run(lambda x: preprocessing_factory.get_preprocessing('vgg_16')(x, 20, 20), image)
+  assert default_shape == [20, 20, 3]
+  np.testing.assert_array_equal(by_default, explicit)
+
+
+def test_factory_without_a_size_raises_type_error():
+  fn = preprocessing_factory.get_preprocessing('lenet', height=28)
+  with tf.Graph().as_default():
+    assert fn(tf.zeros([30, 30, 1], tf.uint8), output_width=28).get_shape().as_list() == [28, 28, 1]
+    with pytest.raises(TypeError, match='output_width'):
+      fn(tf.zeros([30, 30, 1], tf.uint8))
+    with pytest.raises(TypeError, match='output_height'):
+      preprocessing_factory.get_preprocessing('lenet')(tf.zeros([30, 30, 1], tf.uint8))
+
+
+def test_factory_default_size_reaches_the_jpeg_path():
+  fn = preprocessing_factory.get_preprocessing('inception', height=12, width=18)
+  with tf.Graph().as_default():
+    encoded = tf.image.encode_jpeg(tf.constant(_position_image(40, 30)))
+    assert fn.from_jpeg(encoded).get_shape().as_list() == [12, 18, 3]
+    assert fn.from_jpeg(encoded, 6, 6).get_shape().as_list() == [6, 6, 3]
+
+
 def test_factory_map_is_built_from_the_network_table():
   from nets import nets_factory
   mapping = preprocessing_factory.preprocessing_fn_map()
