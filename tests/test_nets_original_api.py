@@ -134,6 +134,19 @@ def test_v2_def_group_norm_is_v2_def_with_group_norm():
   assert (slim.batch_norm,) not in defaults
 
 
+def test_v3_defaults_group_norm():
+  defaults = mobilenet_v3.DEFAULTS_GROUP_NORM
+  assert defaults == {
+      (mobilenet_v3.ops.expanded_conv,): {'normalizer_fn': slim.group_norm, 'residual': True},
+      (slim.conv2d, slim.fully_connected, slim.separable_conv2d): {
+          'normalizer_fn': slim.group_norm, 'activation_fn': tf.nn.relu},
+      (slim.group_norm,): {'groups': 8},
+  }
+  # Made from DEFAULTS without changing it.
+  assert mobilenet_v3.DEFAULTS[(slim.conv2d, slim.fully_connected, slim.separable_conv2d)][
+      'normalizer_fn'] is slim.batch_norm
+
+
 def test_set_group_norm_groups_copies():
   copied = mobilenet_lib.set_group_norm_groups(mobilenet_v2.V2_DEF_GROUP_NORM, 16)
   assert copied['defaults'][(slim.group_norm,)] == {'groups': 16}

@@ -185,12 +185,6 @@ SIGNATURES = {
         ('self', _NO_DEFAULT), ('sess', _NO_DEFAULT), ('image_data', _NO_DEFAULT)],
     'datasets.download_and_convert_flowers.ImageReader.decode_jpeg': [
         ('self', _NO_DEFAULT), ('sess', _NO_DEFAULT), ('image_data', _NO_DEFAULT)],
-    'datasets.build_imagenet_data.ImageCoder.png_to_jpeg': [('self', _NO_DEFAULT),
-                                                           ('image_data', _NO_DEFAULT)],
-    'datasets.build_imagenet_data.ImageCoder.cmyk_to_rgb': [('self', _NO_DEFAULT),
-                                                           ('image_data', _NO_DEFAULT)],
-    'datasets.build_imagenet_data.ImageCoder.decode_jpeg': [('self', _NO_DEFAULT),
-                                                           ('image_data', _NO_DEFAULT)],
     'datasets.process_bounding_boxes.GetItem': [('name', _NO_DEFAULT), ('root', _NO_DEFAULT),
                                                 ('index', 0)],
     'datasets.process_bounding_boxes.GetInt': [('name', _NO_DEFAULT), ('root', _NO_DEFAULT),
@@ -227,6 +221,10 @@ for _dataset in ('cifar10', 'flowers', 'imagenet', 'mnist', 'visualwakewords'):
   SIGNATURES['datasets.%s.get_split' % _dataset] = [
       ('split_name', _NO_DEFAULT), ('dataset_dir', _NO_DEFAULT), ('file_pattern', None),
       ('reader', None)]
+
+for _method in ('png_to_jpeg', 'cmyk_to_rgb', 'decode_jpeg'):
+  SIGNATURES['datasets.build_imagenet_data.ImageCoder.' + _method] = [('self', _NO_DEFAULT),
+                                                                     ('image_data', _NO_DEFAULT)]
 
 # Keywords the issue names that functions take through **kwargs (checked by calling them in
 # test_nets_original_api.py): mobilenet_v3.mobilenet(groups=...), mobilenet_base_group_norm(groups=).

@@ -14,6 +14,8 @@ Helpers a user's own network code may call:
   `global_pool(input_tensor, use_reduce_mean_for_pooling=False, pool_op=tf.nn.avg_pool2d)`: the
     spatial average of a feature map, [batch, 1, 1, depth], by an average pool over the whole map or
     (with `use_reduce_mean_for_pooling`, or when the size is unknown) by `tf.reduce_mean`;
+  `group_norm_defaults(defaults)`: a conv-def's layer defaults with group norm as the normaliser
+    wherever they had one (and no batch-norm settings), as the group-norm variants are built;
   `set_group_norm_groups(conv_defs, groups)`: a copy of a conv-def whose `slim.group_norm`
     normalizers use `groups` channel groups (the group-norm variants of V2 and V3 use it).
 """
@@ -237,6 +239,14 @@ def global_pool(input_tensor, use_reduce_mean_for_pooling=False, pool_op=tf.nn.a
                      padding='VALID')
   output.set_shape([None, 1, 1, None])
   return output
+
+
+def group_norm_defaults(defaults):
+  """Layer defaults with `slim.group_norm` wherever `defaults` normalise (batch norm's own dropped).
+  """
+  return {funcs: dict(arguments, normalizer_fn=slim.group_norm)
+                 if 'normalizer_fn' in arguments else dict(arguments)
+          for funcs, arguments in defaults.items() if funcs != (slim.batch_norm,)}
 
 
 def set_group_norm_groups(conv_defs, groups):

@@ -65,20 +65,7 @@ V2_DEF = dict(
 
 # V2_DEF with group norm as the normaliser (and no batch-norm defaults); the layers are V2_DEF's.
 # `mobilenet_base_group_norm` builds it, setting the number of groups.
-V2_DEF_GROUP_NORM = dict(
-    V2_DEF,
-    defaults={
-        (slim.conv2d, slim.fully_connected, slim.separable_conv2d): {
-            'normalizer_fn': slim.group_norm, 'activation_fn': tf.nn.relu6
-        },
-        (ops.expanded_conv,): {
-            'expansion_size': expand_input(6),
-            'split_expansion': 1,
-            'normalizer_fn': slim.group_norm,
-            'residual': True
-        },
-        (slim.conv2d, slim.separable_conv2d): {'padding': 'SAME'}
-    })
+V2_DEF_GROUP_NORM = dict(V2_DEF, defaults=lib.group_norm_defaults(V2_DEF['defaults']))
 
 
 @slim.add_arg_scope

@@ -92,14 +92,8 @@ DEFAULTS = {
 
 # The defaults of `mobilenet(..., use_groupnorm=True)`: group norm in place of batch norm, 8 groups
 # unless the `groups` keyword says otherwise.
-DEFAULTS_GROUP_NORM = {
-    (ops.expanded_conv,): dict(normalizer_fn=slim.group_norm, residual=True),
-    (slim.conv2d, slim.fully_connected, slim.separable_conv2d): {
-        'normalizer_fn': slim.group_norm,
-        'activation_fn': tf.nn.relu,
-    },
-    (slim.group_norm,): {'groups': 8},
-}
+DEFAULTS_GROUP_NORM = lib.group_norm_defaults(DEFAULTS)
+DEFAULTS_GROUP_NORM[(slim.group_norm,)] = {'groups': 8}
 
 # The last convolution of V3 follows the pooling and has no batch norm (so it has biases).
 V3_LARGE = dict(
