@@ -10,7 +10,8 @@ The original's file-to-file steps, for code that runs them itself (the converter
   `download_coco_dataset(dataset_dir, dataset_url=None)`: downloads train2014.zip, val2014.zip and
     annotations_trainval2014.zip (from images.cocodataset.org, or from `dataset_url`, a base URL or
     folder holding them) into dataset_dir and extracts them there; a zip already in dataset_dir is
-    not downloaded again, and files already extracted are kept;
+    not downloaded again, and files already extracted are kept (`coco_sources` says where each zip
+    comes from, for this function and the converter alike);
   `create_labels_file(foreground_class_of_interest, visualwakewords_labels_file)`: writes the
     labels file (`0:background`, `1:<class>`) at that path;
   `create_visual_wakeword_annotations(annotations_file, visualwakewords_annotations_file,
@@ -64,7 +65,13 @@ def coco_sources(dataset_url=None, coco_train_url=None, coco_validation_url=None
 
 
 def download_coco_dataset(dataset_dir, dataset_url=None):
-  """Downloads (or copies) the three COCO 2014 zips into dataset_dir and extracts them there."""
+  """Downloads the three COCO 2014 zips into dataset_dir and extracts them there.
+
+  Args:
+    dataset_dir: the folder receiving the zips and their contents (created if needed).
+    dataset_url: base URL or local folder holding the zips under their COCO names (default:
+      images.cocodataset.org); local zips are extracted where they are, not copied.
+  """
   os.makedirs(dataset_dir, exist_ok=True)
   for source in coco_sources(dataset_url).values():
     dataset_utils.download_and_uncompress_zipfile(source, dataset_dir)
