@@ -14,6 +14,7 @@ import zipfile
 import numpy as np
 import pytest
 from PIL import Image
+import tensorflow.compat.v1 as tf
 
 from dataset_test_utils import decode, read_examples
 from datasets import build_imagenet_data
@@ -26,8 +27,6 @@ from datasets import process_bounding_boxes
 from datasets import visualwakewords
 from http_server import serve_directory
 from foundation.errors import UserError
-
-import tensorflow.compat.v1 as tf
 
 
 def _gradient(height, width):

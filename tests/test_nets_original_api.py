@@ -239,7 +239,7 @@ def test_no_op_scope_as_the_batch_norm_scope_when_is_training_is_none():
       with bn_scope(True):
         training = slim.batch_norm(inputs, scope='training')
     update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
-  assert kept.op.name.startswith('kept/')
+  assert kept.op.name.startswith('kept/') and training.op.name.startswith('training/')
   # Only the training-mode batch norm updates its moving statistics.
   assert update_ops and all(op.name.startswith('training/') for op in update_ops)
 
