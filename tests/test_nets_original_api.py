@@ -85,7 +85,7 @@ def test_v3_groups_without_use_groupnorm_is_an_unknown_argument():
 def test_v3_group_norm_net_trains_one_step():
   with tf.Graph().as_default():
     tf.set_random_seed(0)
-    images = tf.constant(np.random.RandomState(0).rand(2, 64, 64, 3), tf.float32)
+    images = tf.constant(np.random.RandomState(0).rand(2, 32, 32, 3), tf.float32)
     with slim.arg_scope(mobilenet_v3.training_scope(is_training=True)):
       logits, _ = mobilenet_v3.small_minimalistic(images, num_classes=3, use_groupnorm=True)
     loss = tf.losses.sparse_softmax_cross_entropy(tf.constant([0, 2]), logits)
@@ -180,7 +180,7 @@ def test_global_pool_reduce_mean_equals_the_average_pool():
 
 
 def test_mobilenet_head_pooled_by_mean_gives_the_same_logits():
-  images = np.random.RandomState(2).rand(2, 64, 64, 3).astype(np.float32)
+  images = np.random.RandomState(2).rand(2, 48, 48, 3).astype(np.float32)
   with tf.Graph().as_default():
     tf.set_random_seed(0)
     inputs = tf.constant(images)
