@@ -67,6 +67,7 @@ _OPTION_FLAGS = ('dataset_url', 'images_dir', 'validation_fraction', 'num_shards
                  'coco_train_url', 'coco_validation_url', 'coco_annotations_url', 'coco_dirname')
 
 
+@cli.script_main
 def main(_):
   if not FLAGS.dataset_name:
     raise UserError('You must supply the dataset name with --dataset_name (one of %s)'

@@ -30,6 +30,7 @@ flags.DEFINE_integer('image_size', None, 'Input side (default: recorded, else th
 FLAGS = flags.FLAGS
 
 
+@cli.script_main
 def main(_):
   from foundation.errors import UserError
   from image_classifier import evaluation

@@ -33,6 +33,7 @@ flags.DEFINE_integer('max_number_of_evaluations', None, '(new) In continuous mod
 FLAGS = flags.FLAGS
 
 
+@cli.script_main
 def main(_):
   from image_classifier import evaluation
   evaluation.evaluate(FLAGS)

@@ -28,6 +28,7 @@ flags.DEFINE_integer('num_classes', None, '(new) Class count of the logits, inst
 FLAGS = flags.FLAGS
 
 
+@cli.script_main
 def main(_):
   from image_classifier import exporting
   from image_classifier import model_info

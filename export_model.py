@@ -40,6 +40,7 @@ flags.DEFINE_integer('num_calibration_images', 100, 'Images calibrating int8 qua
 FLAGS = flags.FLAGS
 
 
+@cli.script_main
 def main(_):
   from image_classifier import exporting
   from image_classifier import model_info

@@ -39,6 +39,7 @@ flags.DEFINE_float('moving_average_decay', None, '(new) Freeze the moving-averag
 FLAGS = flags.FLAGS
 
 
+@cli.script_main
 def main(_):
   from foundation import fileio
   from foundation.errors import UserError

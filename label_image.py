@@ -85,6 +85,7 @@ def _label_saved_model():
     print('%s (%d): %.5f' % (name, int(cls) - offset, score))
 
 
+@cli.script_main
 def main(_):
   from foundation import errors
   from foundation.errors import UserError

@@ -98,6 +98,7 @@ flags.DEFINE_boolean('ignore_missing_vars', False,
 FLAGS = flags.FLAGS
 
 
+@cli.script_main
 def main(_):
   from image_classifier import training
   training.train(FLAGS)

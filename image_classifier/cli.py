@@ -7,6 +7,7 @@ Exit codes: 0 done; 1 a bug (a traceback); 2 a user mistake (one `error:` line: 
 a missing or corrupt file, a checkpoint that does not fit); 130 stopped by Ctrl-C (SIGINT) and 143
 stopped by SIGTERM, after saving what there was to save.
 """
+import functools
 import signal
 import sys
 
@@ -71,6 +72,20 @@ def parse(argv, script_module):
     return FLAGS(argv)
   except flags.Error as e:
     fail(str(e).replace('\n', ' '))
+
+
+def script_main(main):
+  """Lets a script's `main` also run from Python, as the original's did: set flag values as
+  attributes of FLAGS, then call main(None); the other flags keep their defaults."""
+
+  @functools.wraps(main)
+  def wrapped(argv):
+    if not FLAGS.is_parsed():
+      FLAGS.mark_as_parsed()
+    process.configure_tensorflow()
+    return main(argv)
+
+  return wrapped
 
 
 def run(main):
