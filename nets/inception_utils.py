@@ -2,6 +2,9 @@
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from nets import net_utils
+
+reduced_kernel_size_for_small_input = net_utils.reduced_kernel_size_for_small_input
 
 
 class InceptionArgumentError(ValueError):
@@ -58,18 +61,6 @@ def inception_arg_scope(weight_decay=0.00004,
 def trunc_normal(stddev):
   """Truncated-normal initializer with mean 0 (the init most Inception layers override with)."""
   return tf.truncated_normal_initializer(0.0, stddev)
-
-
-def reduced_kernel_size_for_small_input(input_tensor, kernel_size):
-  """Shrinks a [height, width] pooling/conv kernel to the input's static size when that is smaller.
-
-  When the spatial size is unknown at graph-building time the kernel is returned unchanged, as the
-  networks then assume an input of their default size.
-  """
-  shape = input_tensor.get_shape().as_list()
-  if shape[1] is None or shape[2] is None:
-    return kernel_size
-  return [min(shape[1], kernel_size[0]), min(shape[2], kernel_size[1])]
 
 
 def check_final_endpoint(final_endpoint, known):

@@ -15,6 +15,10 @@ import functools
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from nets import net_utils
+
+_fixed_padding = net_utils.fixed_padding
+_reduced_kernel_size_for_small_input = net_utils.reduced_kernel_size_for_small_input
 
 
 class MobilenetV1Error(ValueError):
@@ -43,20 +47,6 @@ MOBILENETV1_CONV_DEFS = [
     DepthSepConv(kernel=[3, 3], stride=2, depth=1024),
     DepthSepConv(kernel=[3, 3], stride=1, depth=1024),
 ]
-
-
-def _fixed_padding(inputs, kernel_size, rate=1):
-  """Zero-pads H and W so that a VALID convolution gives the size SAME would, independent of input.
-
-  With SAME padding TensorFlow puts the odd pixel of padding at the end; padding explicitly (the
-  extra pixel also at the end) makes the result the same for even and odd input sizes.
-  """
-  effective = [kernel_size[0] + (kernel_size[0] - 1) * (rate - 1),
-               kernel_size[1] + (kernel_size[1] - 1) * (rate - 1)]
-  pad_total = [effective[0] - 1, effective[1] - 1]
-  pad_beg = [pad_total[0] // 2, pad_total[1] // 2]
-  pad_end = [pad_total[0] - pad_beg[0], pad_total[1] - pad_beg[1]]
-  return tf.pad(inputs, [[0, 0], [pad_beg[0], pad_end[0]], [pad_beg[1], pad_end[1]], [0, 0]])
 
 
 def mobilenet_v1_base(inputs,
@@ -224,14 +214,6 @@ def wrapped_partial(func, *args, **kwargs):
 mobilenet_v1_075 = wrapped_partial(mobilenet_v1, depth_multiplier=0.75)
 mobilenet_v1_050 = wrapped_partial(mobilenet_v1, depth_multiplier=0.50)
 mobilenet_v1_025 = wrapped_partial(mobilenet_v1, depth_multiplier=0.25)
-
-
-def _reduced_kernel_size_for_small_input(input_tensor, kernel_size):
-  """Shrinks `kernel_size` to the feature map's static size when the input is smaller than 224."""
-  shape = input_tensor.get_shape().as_list()
-  if shape[1] is None or shape[2] is None:
-    return kernel_size
-  return [min(shape[1], kernel_size[0]), min(shape[2], kernel_size[1])]
 
 
 def mobilenet_v1_arg_scope(is_training=True,

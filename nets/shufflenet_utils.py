@@ -9,6 +9,10 @@ import functools
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from nets import net_utils
+
+reduced_kernel_size_for_small_input = net_utils.reduced_kernel_size_for_small_input
+
 
 def _dims(inputs):
   """[batch, height, width] of `inputs`, static where known, dynamic where not."""
@@ -114,14 +118,6 @@ def network_scope(scope, default_name, inputs):
   else:
     with tf.variable_scope(scope, default_name, [inputs]) as sc:
       yield sc
-
-
-def reduced_kernel_size_for_small_input(inputs, kernel_size):
-  """The pooling kernel, shrunk to the feature map when the input is smaller than the default."""
-  shape = inputs.shape.as_list()
-  if shape[1] is None or shape[2] is None:
-    return kernel_size
-  return [min(shape[1], kernel_size[0]), min(shape[2], kernel_size[1])]
 
 
 def shufflenet_arg_scope(is_training=True,

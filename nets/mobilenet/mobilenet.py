@@ -28,6 +28,10 @@ import os
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from nets import net_utils
+
+_fixed_padding = net_utils.fixed_padding
+_make_divisible = net_utils.make_divisible
 
 
 class MobilenetError(ValueError):
@@ -36,26 +40,6 @@ class MobilenetError(ValueError):
 
 def apply_activation(x, name=None, activation_fn=None):
   return activation_fn(x, name=name) if activation_fn else x
-
-
-def _fixed_padding(inputs, kernel_size, rate=1):
-  """Pads H and W so a VALID convolution of `kernel_size` (dilated by `rate`) acts like SAME."""
-  effective = [kernel_size[0] + (kernel_size[0] - 1) * (rate - 1),
-               kernel_size[1] + (kernel_size[1] - 1) * (rate - 1)]
-  pad_total = [effective[0] - 1, effective[1] - 1]
-  pad_beg = [pad_total[0] // 2, pad_total[1] // 2]
-  pad_end = [pad_total[0] - pad_beg[0], pad_total[1] - pad_beg[1]]
-  return tf.pad(inputs, [[0, 0], [pad_beg[0], pad_end[0]], [pad_beg[1], pad_end[1]], [0, 0]])
-
-
-def _make_divisible(v, divisor, min_value=None):
-  """Rounds `v` to the nearest multiple of `divisor` (at least `min_value`), losing at most 10%."""
-  if min_value is None:
-    min_value = divisor
-  new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-  if new_v < 0.9 * v:
-    new_v += divisor
-  return new_v
 
 
 @contextlib.contextmanager
