@@ -21,8 +21,9 @@ per shard.
 Each record keeps the image's JPEG bytes, except images that not every JPEG decoder reads: files in
 another format under a .JPEG name (ImageNet has a PNG) and CMYK JPEGs (it has 22) are re-encoded as
 RGB JPEGs at quality 100. Both are recognised by their content, not by a list of names. Grey JPEGs
-are kept: the reader decodes them to 3 channels. An image that does not decode is skipped, named
-in a warning and counted in the summary.
+are kept: the reader decodes them to 3 channels. Every image is decoded by TensorFlow
+(`converter_lib.DecodeCheck`, the reader's own decoder) before it is written; an image that does not
+decode is skipped, named in a warning and counted in the summary.
 
 Work is spread over `--num_threads` processes (the original's flag name; here they are processes).
 A shard is written under a temporary name and renamed when complete, and shards already present
@@ -153,7 +154,8 @@ def read_bounding_boxes(path):
 def process_image(data):
   """Returns `(jpeg bytes, height, width, fixed)` for an image file's content.
 
-  `fixed` is None when the bytes are kept (an RGB or grey JPEG, whose structure is checked), else what
+  `fixed` is None when the bytes are kept (an RGB or grey JPEG, whose structure is checked here and
+  which the parent has TensorFlow decode), else what
   was re-encoded ('cmyk' for a CMYK/YCCK JPEG, the format's name, e.g. 'png', for a non-JPEG file).
   Raises convert_image_folder.CorruptImage when the content does not decode.
   """
@@ -179,7 +181,9 @@ def process_image(data):
 
 
 def _process_chunk(task):
-  """Worker: `(shard, [(index, bytes or None, height, width, fixed, error)])` for a chunk."""
+  """Worker: `(shard, [(index, bytes or None, height, width, fixed, error, clean_scan)])` for a
+  chunk; `clean_scan` is `converter_lib.is_single_clean_scan` of the bytes, for the parent's
+  `DecodeCheck`."""
   shard, items = task
   results = []
   for index, path in items:
@@ -188,9 +192,10 @@ def _process_chunk(task):
         data = f.read()
       encoded, height, width, fixed = process_image(data)
     except (convert_image_folder.CorruptImage, OSError) as e:
-      results.append((index, None, 0, 0, None, str(e)))
+      results.append((index, None, 0, 0, None, str(e), False))
       continue
-    results.append((index, encoded, height, width, fixed, None))
+    results.append((index, encoded, height, width, fixed, None,
+                    converter_lib.is_single_clean_scan(encoded)))
   return shard, results
 
 
@@ -270,6 +275,7 @@ def process_dataset(name, directory, num_shards, synsets, synset_to_human, image
   progress = converter_lib.ProgressLine('Converting imagenet %s' % name, total)
   written = 0
   writer, current = None, None
+  checker = converter_lib.DecodeCheck()
   try:
     for shard, results in converter_lib.parallel_imap(_process_chunk, tasks, num_workers):
       if shard != current:
@@ -277,9 +283,14 @@ def process_dataset(name, directory, num_shards, synsets, synset_to_human, image
           writer.close()
         writer = fileio.AtomicTFRecordWriter(shard_path(output_directory, name, shard, num_shards))
         current = shard
-      for index, encoded, height, width, fixed, error in results:
+      readable = [result for result in results if result[1] is not None]
+      # Written only once TensorFlow's decoder has read them (the chunk's images in parallel).
+      reasons = iter(checker.check([result[1] for result in readable],
+                                   [result[6] for result in readable]))
+      for index, encoded, height, width, fixed, error, _ in results:
         path = filenames[index]
-        if encoded is None:
+        error = error or next(reasons)
+        if error:
           summary.skipped.append((path, error))
           continue
         if fixed:
@@ -297,6 +308,8 @@ def process_dataset(name, directory, num_shards, synsets, synset_to_human, image
     if writer:
       writer.abort()
     raise
+  finally:
+    checker.close()
   progress.finish()
   summary.split_sizes[name] = written
 

@@ -51,6 +51,8 @@ DEFAULT_VALIDATION_FRACTION = 0.1
 DEFAULT_NUM_SHARDS = 5
 _RANDOM_SEED = 0
 _PREFIX = 'custom'
+# Images decoded by TensorFlow per session call before they are written.
+_CHECK_BATCH = 64
 FILE_PATTERN = _PREFIX + '_%s_*.tfrecord'
 
 # What a record keeps: 'original' = the source bytes when they are a JPEG or PNG (flowers: always the
@@ -66,45 +68,22 @@ class CorruptImage(Exception):
   """The file is not a decodable image."""
 
 
-_JPEG_EOI = b'\xff\xd9'
-# Markers that stand alone (no length field): TEM, RST0-7, SOI.
-_JPEG_STANDALONE = frozenset([0x01, 0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8])
-
-
 def check_jpeg_structure(data):
   """Raises CorruptImage unless `data` is a JPEG whose segments and first scan are complete.
 
-  Walks the marker segments from SOI to the first start-of-scan, then requires an end-of-image
-  marker after it. Inside entropy-coded data a 0xFF byte is always followed by 0x00 or a restart
-  marker, so an FFD9 there can only be the real end: a file cut anywhere (the usual damage of an
-  interrupted download or copy) has none and is caught, at the cost of a byte search instead of a
-  decode. Damage that keeps the structure (flipped bits inside the scan) is not detected here;
-  decoders, TensorFlow's included, decode such an image with artefacts rather than fail.
+  Walks the marker segments from SOI to the first start-of-scan (`converter_lib.jpeg_first_scan`),
+  then requires an end-of-image marker after it. Inside entropy-coded data a 0xFF byte is always
+  followed by 0x00 or a restart marker, so an FFD9 there can only be the real end: a file cut
+  anywhere (the usual damage of an interrupted download or copy) has none and is caught, at the
+  cost of a byte search instead of a decode. Damage that keeps the structure (bytes changed inside
+  the scan) is not detected here: `converter_lib.DecodeCheck` runs TensorFlow's decoder on every
+  image before it is written.
   """
-  size = len(data)
-  if size < 4 or data[0] != 0xff or data[1] != 0xd8:
-    raise CorruptImage('not a JPEG (no start-of-image marker)')
-  position = 2
-  while True:
-    if position >= size or data[position] != 0xff:
-      raise CorruptImage('damaged JPEG header at byte %d' % position)
-    while position < size and data[position] == 0xff:  # fill bytes before a marker
-      position += 1
-    if position + 2 >= size:
-      raise CorruptImage('JPEG header ends before its image data (truncated file)')
-    marker = data[position]
-    position += 1
-    if marker in _JPEG_STANDALONE:
-      continue
-    if marker == 0xd9:
-      raise CorruptImage('JPEG ends before its image data')
-    length = (data[position] << 8) | data[position + 1]
-    if length < 2:
-      raise CorruptImage('damaged JPEG segment at byte %d' % position)
-    position += length
-    if marker == 0xda:  # start of scan: entropy-coded data follows
-      break
-  if data.find(_JPEG_EOI, min(position, size)) < 0:
+  try:
+    _, _, _, position = converter_lib.jpeg_first_scan(data)
+  except ValueError as e:
+    raise CorruptImage(str(e)) from None
+  if data.find(converter_lib.JPEG_EOI, min(position, len(data))) < 0:
     raise CorruptImage('JPEG data ends before its end-of-image marker (truncated file)')
 
 
@@ -112,8 +91,9 @@ def encode_image(data, policy=PORTABLE):
   """Returns `(encoded_bytes, format, height, width)` for the image file content `data`.
 
   A JPEG or PNG kept as it is is returned as the very `data` object. Sizes come from the header. A
-  kept JPEG is checked by `check_jpeg_structure` (no decode: conversion runs at file-copy speed);
-  everything else is decoded in full. Raises CorruptImage for a file that fails these checks.
+  kept JPEG is checked by `check_jpeg_structure` (no decode here: `write_splits` has TensorFlow
+  decode it before writing it); everything else is decoded in full. Raises CorruptImage for a
+  file that fails these checks.
   """
   from PIL import Image
   try:
@@ -264,31 +244,52 @@ def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None,
   sizes = {split_name: 0 for split_name, _, _ in splits}
   done = dict.fromkeys(totals, 0)
   skipped = []
+  checker = converter_lib.DecodeCheck()
+
+  def write_checked(writer, pending):
+    # Images are written only once TensorFlow's decoder has read them (in batches, in parallel;
+    # the very bytes written: the parent read them). `pending` holds the files that failed before
+    # too (with a reason), in order, so that `skipped` lists the files in the order they were read.
+    readable = [item for item in pending if item[-1] is None]
+    reasons = iter(checker.check([item[5] for item in readable]))
+    for path, label, image_format, height, width, encoded, reason in pending:
+      reason = reason or next(reasons)
+      if reason:
+        skipped.append((path, reason))
+        continue
+      example = dataset_utils.image_to_tfexample(encoded, image_format, height, width, label)
+      writer.write(example.SerializeToString())
+    del pending[:]
+
   try:
     for split_name, output_path, items, shard_id, num_shards in shards:
       with fileio.AtomicTFRecordWriter(output_path) as writer:
+        pending = []
         for path, label in items:
           result = next(results)
           done[split_name] += 1
           meter.update(split_name, done[split_name], totals[split_name], shard_id, num_shards,
                        final=done[split_name] == totals[split_name])
           if result[0] is None:
-            skipped.append((path, result[1]))
-            continue
-          image_format, height, width, encoded = result
-          if isinstance(encoded, int):
-            with open(path, 'rb') as f:
-              data = f.read()
-            if len(data) != encoded:
-              skipped.append((path, 'the file changed while it was being converted'))
-              continue
-            encoded = data
-          example = dataset_utils.image_to_tfexample(encoded, image_format, height, width, label)
-          writer.write(example.SerializeToString())
+            pending.append((path, label, None, 0, 0, None, result[1]))
+          else:
+            image_format, height, width, encoded = result
+            reason = None
+            if isinstance(encoded, int):
+              with open(path, 'rb') as f:
+                data = f.read()
+              if len(data) != encoded:
+                reason = 'the file changed while it was being converted'
+              encoded = data
+            pending.append((path, label, image_format, height, width, encoded, reason))
+          if len(pending) == _CHECK_BATCH:
+            write_checked(writer, pending)
+        write_checked(writer, pending)
         sizes[split_name] += writer.count
   finally:
     meter.close()
     results.close()  # stops the worker pool at once when a shard failed
+    checker.close()
   return sizes, skipped, [os.path.basename(path) for _, path, _, _, _ in shards]
 
 

@@ -9,8 +9,9 @@ base URL or folder holding those three files under their COCO names. Downloads g
 again); a file already there is reused, since a download only gets its final name once complete.
 
 Nothing is extracted: the annotations JSON and the images are read straight out of the zips, each
-image checked against its zip CRC and decoded with Pillow; an image that is missing or does not
-decode is skipped, named in a warning and counted in the summary.
+image checked against its zip CRC, its header read by Pillow, and decoded by TensorFlow (the
+reader's own decoder, `converter_lib.DecodeCheck`) before it is written; an image that is missing
+or does not decode is skipped, named in a warning and counted in the summary.
 
 Output in dataset_dir: `labels.txt` (`0:background`, `1:<foreground class>`),
 `instances_visualwakewords_train2014.json` / `..._val2014.json` (the relabelled annotations),
@@ -101,11 +102,13 @@ def _index_members(zip_path):
 
 
 def _read_images(task):
-  """Worker: `[(index, bytes or None, reason)]` for a chunk of `(index, file_name)` of one zip.
+  """Worker: `[(index, bytes or None, reason, clean_scan)]` for a chunk of `(index, file_name)` of
+  one zip.
 
-  Each image is read (the zip checks its CRC, which catches damaged bytes) and its header parsed;
-  a JPEG's structure is checked (`convert_image_folder.check_jpeg_structure`: a cut file is caught),
-  any other format is decoded.
+  Each image is read (the zip checks its CRC, which catches bytes damaged in the archive) and its
+  header parsed; a JPEG's structure is checked (`convert_image_folder.check_jpeg_structure`: a cut
+  file is caught), any other format is decoded. `clean_scan` is
+  `converter_lib.is_single_clean_scan` of the bytes, for the parent's `DecodeCheck`.
   """
   from PIL import Image
   zip_path, items = task
@@ -115,7 +118,7 @@ def _read_images(task):
   for i, file_name in items:
     member = index.get(os.path.basename(file_name))
     if member is None:
-      results.append((i, None, 'not in %s' % os.path.basename(zip_path)))
+      results.append((i, None, 'not in %s' % os.path.basename(zip_path), False))
       continue
     try:
       data = archive.read(member)
@@ -125,9 +128,9 @@ def _read_images(task):
         else:
           img.load()
     except Exception as e:  # zip CRC errors, Pillow decode errors of every kind
-      results.append((i, None, '%s: %s' % (e.__class__.__name__, e)))
+      results.append((i, None, '%s: %s' % (e.__class__.__name__, e), False))
       continue
-    results.append((i, data, None))
+    results.append((i, data, None, converter_lib.is_single_clean_scan(data)))
   return results
 
 
@@ -143,10 +146,16 @@ def _write_split(split_name, relabelled, images_zip, output_base, num_shards, nu
   written = 0
   with contextlib.ExitStack() as stack:
     writers = dataset_utils.open_sharded_output_tfrecords(stack, output_base, num_shards)
+    checker = stack.enter_context(converter_lib.DecodeCheck())
     for results in converter_lib.parallel_imap(_read_images, chunks, num_workers):
-      for i, data, reason in results:
+      readable = [result for result in results if result[1] is not None]
+      # Written only once TensorFlow's decoder has read them (the chunk's images in parallel).
+      reasons = iter(checker.check([result[1] for result in readable],
+                                   [result[3] for result in readable]))
+      for i, data, reason, _ in results:
         image = images[i]
-        if data is None:
+        reason = reason or next(reasons)
+        if reason:
           skipped.append((image['file_name'], reason))
           continue
         example = vww_lib.create_tf_example(image, annotations[image['id']], data)
