@@ -52,3 +52,42 @@ def provide_all(make_dataset, items, num):
         coord.request_stop()
         coord.join(threads, stop_grace_period_secs=5)
     return results
+
+
+def scan_start(jpeg):
+  """Offset of the first entropy-coded byte of a JPEG (just after its first SOS header)."""
+  sos = jpeg.index(b'\xff\xda')
+  return sos + 2 + int.from_bytes(jpeg[sos + 2:sos + 4], 'big')
+
+
+def damage_scan(jpeg, replacement=b'\xff\xe1'):
+  """The JPEG with bytes in the middle of its entropy-coded data overwritten: header, size and
+  end-of-image marker intact. The default pair reads as an APP1 marker inside the scan, which
+  TensorFlow's decoder rejects ("Input file read error") while Pillow decodes the image."""
+  middle = (scan_start(jpeg) + len(jpeg) - 2) // 2
+  return jpeg[:middle] + replacement + jpeg[middle + len(replacement):]
+
+
+def break_png_crc(png):
+  """The PNG with the CRC of its first IDAT chunk inverted (the pixel data itself intact)."""
+  idat = png.index(b'IDAT')
+  crc = idat + 4 + int.from_bytes(png[idat - 4:idat], 'big')
+  return png[:crc] + bytes(b ^ 0xff for b in png[crc:crc + 4]) + png[crc + 4:]
+
+
+def tf_decodes(encoded_images):
+  """For each encoded image, whether TensorFlow decodes it as the readers do (`decode_jpeg` for
+  JPEG bytes, `decode_image` otherwise), in full."""
+  with tf.Graph().as_default():
+    data = tf.placeholder(tf.string, [])
+    image = tf.cond(tf.io.is_jpeg(data), lambda: tf.io.decode_jpeg(data, channels=3),
+                    lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
+    results = []
+    with tf.Session() as sess:
+      for encoded in encoded_images:
+        try:
+          sess.run(image, {data: encoded})
+          results.append(True)
+        except tf.errors.InvalidArgumentError:
+          results.append(False)
+    return results

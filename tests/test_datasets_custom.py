@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dataset_test_utils import break_png_crc, damage_scan, scan_start, tf_decodes
 from datasets import convert_image_folder
+from datasets import converter_lib
 from datasets import custom
 from datasets import dataset_factory
 from foundation.errors import UserError
@@ -286,3 +288,100 @@ def test_jpeg_structure_check_agrees_with_a_full_decode_on_real_photos():
     assert (width, height) == decoded_size
     with pytest.raises(convert_image_folder.CorruptImage):
       convert_image_folder.check_jpeg_structure(data[:len(data) * 2 // 3])
+
+
+# ------------------------------------------------------- damaged images (TensorFlow decodes first)
+
+def _photo(seed, size=(96, 64)):
+  """A JPEG with photo-like content (a gradient, shapes and noise), so its scan is long."""
+  rng = np.random.RandomState(seed)
+  y, x = np.mgrid[0:size[1], 0:size[0]]
+  pixels = np.stack([x * 2, y * 3, (x + y) % 256], -1) + rng.normal(0, 12, size[::-1] + (3,))
+  out = io.BytesIO()
+  Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(out, format='JPEG', quality=90)
+  return out.getvalue()
+
+
+def test_damaged_images_never_reach_a_shard(tmp_path, caplog):
+  good = [_photo(seed) for seed in range(3)]
+  png = io.BytesIO()
+  Image.fromarray(np.asarray(Image.open(io.BytesIO(good[0])))).save(png, format='PNG')
+  png = png.getvalue()
+  start = scan_start(good[1])
+  rng = np.random.RandomState(9)
+  # Bytes of the scan overwritten with values that form no marker: decoders show artefacts, and
+  # TensorFlow decodes it, so it is kept (the check follows TensorFlow, it is not stricter).
+  garbled = bytearray(good[1])
+  garbled[start:start + 200] = rng.randint(0, 255, 200).astype(np.uint8).tobytes()
+  garbled = bytes(garbled)
+  bad = {
+      'a/marker in scan.jpg': damage_scan(good[0]),            # APP1 inside the scan
+      'a/frame in scan.jpg': damage_scan(good[1], b'\xff\xc0'),  # a second SOF inside the scan
+      'b/cut.jpg': good[2][:len(good[2]) * 2 // 3],
+      'b/bad crc.png': break_png_crc(png),
+  }
+  kept = {'a/good 0.jpg': good[0], 'a/good.png': png, 'b/good 2.jpg': good[2],
+          'b/garbled.jpg': garbled}
+  # The damage is real: header and end marker intact (the structure check passes), and
+  # TensorFlow's full decode fails on every bad file while it reads the kept ones.
+  for name in ('a/marker in scan.jpg', 'a/frame in scan.jpg'):
+    convert_image_folder.check_jpeg_structure(bad[name])
+    assert bad[name][-2:] == b'\xff\xd9' and len(bad[name]) == len(good[int('frame' in name)])
+  assert tf_decodes(list(bad.values())) == [False] * len(bad)
+  assert tf_decodes(list(kept.values())) == [True] * len(kept)
+  Image.open(io.BytesIO(bad['b/bad crc.png'])).load()  # Pillow does not check an IDAT's CRC
+  root = tmp_path / 'photos'
+  for name, data in list(bad.items()) + list(kept.items()):
+    (root / name).parent.mkdir(parents=True, exist_ok=True)
+    (root / name).write_bytes(data)
+
+  out = str(tmp_path / 'out')
+  with caplog.at_level('WARNING'):
+    summary = convert_image_folder.run(out, images_dir=str(root), validation_fraction=0.0,
+                                       num_shards=2, num_workers=2)
+  skipped = {os.path.relpath(path, str(root)): reason for path, reason in summary.skipped}
+  assert sorted(skipped) == sorted(bad)
+  for name in ('a/marker in scan.jpg', 'a/frame in scan.jpg', 'b/bad crc.png'):
+    assert skipped[name].startswith('TensorFlow cannot decode it: '), skipped[name]
+  assert 'Invalid PNG data' in skipped['b/bad crc.png']
+  assert 'truncated' in skipped['b/cut.jpg']
+  assert summary.split_sizes == {'train': len(kept)}
+  report = str(summary)
+  assert 'wrote %d images' % len(kept) in report
+  assert 'skipped (unreadable) files: %d' % len(bad) in report
+  warnings = caplog.text
+  for name in bad:
+    assert os.path.join(str(root), name) in report and os.path.join(str(root), name) in warnings
+  meta = json.load(open(os.path.join(out, 'dataset_meta.json')))
+  assert sorted(os.path.relpath(p, str(root)) for p in meta['skipped']) == sorted(bad)
+  assert meta['splits'] == {'train': len(kept)}
+
+  # Read back: every stored image decodes with TensorFlow, and they are the kept files' bytes.
+  stored = [example['image/encoded'][0] for example in _examples(out, 'train')]
+  assert tf_decodes(stored) == [True] * len(kept)
+  assert sorted(stored) == sorted(kept.values())
+
+
+def test_decode_check_follows_tensorflow_on_every_damaged_variant():
+  """The quick path (a clean single scan decoded to its first pixel) never accepts what a full
+  decode rejects, over many damaged variants of one photo; a failing batch names each file."""
+  photo = _photo(4, size=(160, 120))
+  start, end = scan_start(photo), len(photo) - 2
+  rng = np.random.RandomState(2)
+  variants = [photo]
+  for position in (start, (start + end) // 2, end - 3):
+    variants += [photo[:position] + bytes([0xff, code]) + photo[position:]
+                 for code in range(1, 256, 3)]
+  variants += [photo[:cut] + b'\xff\xd9' for cut in range(start - 40, end, 97)]
+  for _ in range(40):
+    garbled = bytearray(photo)
+    for index in rng.randint(start, end, rng.randint(1, 30)):
+      garbled[index] = rng.randint(0, 255)
+    variants.append(bytes(garbled))
+  expected = tf_decodes(variants)
+  assert 0 < sum(expected) < len(variants)  # both kinds are there
+  assert any(converter_lib.is_single_clean_scan(v) for v, ok in zip(variants, expected) if ok)
+  with converter_lib.DecodeCheck(batch_size=16) as checker:
+    reasons = checker.check(variants)
+  assert [reason is None for reason in reasons] == expected
+  assert all(reason.startswith('TensorFlow cannot decode it: ') for reason in reasons if reason)

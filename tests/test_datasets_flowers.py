@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dataset_test_utils import damage_scan, tf_decodes
 from datasets import convert_image_folder
 from datasets import dataset_factory
 from datasets import dataset_utils
@@ -44,8 +45,9 @@ def _photo(rng, height, width):
   return out.getvalue()
 
 
-def _build_archive(folder):
-  """Writes flower_photos.tgz (5 class folders + LICENSE.txt); returns {relative path: bytes}."""
+def _build_archive(folder, extra=None):
+  """Writes flower_photos.tgz (5 class folders + LICENSE.txt, and the `extra` {relative path:
+  bytes}); returns {relative path: bytes}."""
   rng = np.random.RandomState(7)
   photos = {}
   for class_name in CLASSES:
@@ -54,6 +56,7 @@ def _build_archive(folder):
           rng, rng.randint(24, 64), rng.randint(24, 64))
   good = photos['roses/1000_roses.jpg']
   photos[CORRUPT] = good[:len(good) // 2]  # a JPEG cut in the middle of its data
+  photos.update(extra or {})
   archive = os.path.join(folder, 'flower_photos.tgz')
   with tarfile.open(archive, 'w:gz') as tar:
     entries = [('flower_photos/LICENSE.txt', b'All photos licensed under CC-BY 2.0\n')]
@@ -126,6 +129,29 @@ def test_corrupt_jpeg_is_skipped_named_and_counted(converted):
   report = str(summary)
   assert 'skipped (unreadable) files: 1' in report and 'broken 1.jpg' in report
   assert 'images/s' in report and 'train %d' % summary.split_sizes['train'] in report
+
+
+def test_photo_with_a_damaged_scan_is_skipped_and_every_record_decodes(tmp_path):
+  """A photo whose scan holds a marker (header and end intact, so only a decode shows it) is not
+  written; every stored image decodes with TensorFlow."""
+  damaged = damage_scan(_photo(np.random.RandomState(3), 48, 64))
+  assert tf_decodes([damaged]) == [False]
+  archive_dir = tmp_path / 'archive'
+  archive_dir.mkdir()
+  _, photos = _build_archive(str(archive_dir), {'tulips/damaged scan.jpg': damaged})
+  out = str(tmp_path / 'out')
+  summary = download_and_convert_flowers.run(
+      out, dataset_url=str(archive_dir / 'flower_photos.tgz'), num_workers=2,
+      num_validation=NUM_VALIDATION)
+  names = sorted(path.split('flower_photos' + os.sep)[1] for path, _ in summary.skipped)
+  assert names == [CORRUPT, 'tulips/damaged scan.jpg']
+  reason = dict(summary.skipped)[[p for p, _ in summary.skipped if 'damaged' in p][0]]
+  assert reason.startswith('TensorFlow cannot decode it: jpeg::Uncompress failed')
+  assert 'damaged scan.jpg' in str(summary) and 'skipped (unreadable) files: 2' in str(summary)
+  stored = [feature['image/encoded'].bytes_list.value[0]
+            for split in ('train', 'validation') for feature in _records(out, split)]
+  assert len(stored) == len(photos) - 2 == summary.num_images
+  assert tf_decodes(stored) == [True] * len(stored)
 
 
 def test_readme_snippet_with_dataset_data_provider(converted):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dataset_test_utils import decode, provide_all, read_examples
+from dataset_test_utils import damage_scan, decode, provide_all, read_examples, tf_decodes
 from datasets import build_imagenet_data
 from datasets import convert_image_folder
 from datasets import dataset_factory
@@ -297,6 +297,37 @@ def test_missing_synset_folder_and_bad_box_csv_are_named(built, tmp_path):
     build_imagenet_data.build(os.path.join(root, 'train'), None, str(tmp_path / 'out'),
                               os.path.join(root, 'imagenet_lsvrc_2015_synsets.txt'),
                               os.path.join(root, 'imagenet_metadata.txt'), str(bad), 1, 1, 1)
+
+
+def test_damaged_scans_are_skipped_and_every_record_decodes(built, tmp_path):
+  """JPEGs whose entropy-coded data holds a marker (header and end intact) are skipped and named;
+  the shards hold only images TensorFlow decodes."""
+  root = built[0]
+  train = tmp_path / 'train'
+  images = {}
+  for number, synset in enumerate(_SYNSETS):
+    (train / synset).mkdir(parents=True)
+    for kind in ('good', 'app1', 'sof'):
+      data = _encode(_pixels(200 + number, 48, 32))
+      if kind != 'good':
+        data = damage_scan(data, b'\xff\xe1' if kind == 'app1' else b'\xff\xc0')
+      images['%s_%s.JPEG' % (synset, kind)] = data
+      (train / synset / ('%s_%s.JPEG' % (synset, kind))).write_bytes(data)
+  assert tf_decodes(list(images.values())) == [name.endswith('good.JPEG') for name in images]
+  out = str(tmp_path / 'out')
+  summary = build_imagenet_data.build(
+      str(train), None, out, os.path.join(root, 'imagenet_lsvrc_2015_synsets.txt'),
+      os.path.join(root, 'imagenet_metadata.txt'), '', train_shards=2, num_workers=2)
+  assert sorted(os.path.basename(path) for path, _ in summary.skipped) == sorted(
+      name for name in images if not name.endswith('good.JPEG'))
+  assert all(reason.startswith('TensorFlow cannot decode it: ') for _, reason in summary.skipped)
+  report = str(summary)
+  assert 'skipped (unreadable) files: 6' in report and 'n01443537_sof.JPEG' in report
+  examples = read_examples([os.path.join(out, 'train-%05d-of-00002' % i) for i in range(2)])
+  assert summary.split_sizes == {'train': 3} and len(examples) == 3
+  assert sorted(e['image/filename'][0].decode() for e in examples) == sorted(
+      name for name in images if name.endswith('good.JPEG'))
+  assert tf_decodes([e['image/encoded'][0] for e in examples]) == [True] * 3
 
 
 def test_process_image_detects_png_and_cmyk_by_content():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dataset_test_utils import decode, provide_all, read_examples
+from dataset_test_utils import damage_scan, decode, provide_all, read_examples, tf_decodes
 from datasets import dataset_utils
 from datasets import download_and_convert_visualwakewords as vww_converter
 from datasets import download_and_convert_visualwakewords_lib as vww_lib
@@ -205,6 +205,32 @@ def test_vww_truncated_local_zip_is_named(coco_source, tmp_path):
   with pytest.raises(UserError, match='train2014.zip'):
     vww_converter.run(str(tmp_path / 'out'), dataset_url=str(tmp_path), num_workers=1,
                       train_shards=1, validation_shards=1)
+
+
+def test_vww_image_with_a_damaged_scan_is_skipped_and_named(coco_source, tmp_path):
+  """An image whose scan holds a marker (its zip CRC matches: it was damaged before zipping) is
+  skipped and named; every stored image decodes with TensorFlow."""
+  folder, coco = coco_source
+  for name in os.listdir(folder):
+    shutil.copy(os.path.join(folder, name), str(tmp_path / name))
+  damaged_name = 'train2014/COCO_train2014_%012d.jpg' % 14
+  train_files = dict(coco['train2014'][1])
+  train_files[damaged_name] = damage_scan(train_files[damaged_name])
+  assert tf_decodes([train_files[damaged_name]]) == [False]
+  with zipfile.ZipFile(str(tmp_path / 'train2014.zip'), 'w') as archive:
+    for name, data in train_files.items():
+      archive.writestr(name, data)
+  summary = vww_converter.run(str(tmp_path / 'out'), dataset_url=str(tmp_path), num_workers=2,
+                              train_shards=2, validation_shards=1)
+  reasons = dict(summary.skipped)
+  assert reasons[os.path.basename(damaged_name)].startswith('TensorFlow cannot decode it: ')
+  assert len(reasons) == 3  # with the cut and the missing image of the shared source
+  assert summary.split_sizes == {'train': 4, 'validation': 2}
+  assert os.path.basename(damaged_name) in str(summary)
+  records = [str(tmp_path / 'out' / name) for name in sorted(os.listdir(str(tmp_path / 'out')))
+             if '.record-' in name]
+  stored = [example['image/encoded'][0] for example in read_examples(records)]
+  assert len(stored) == 6 and tf_decodes(stored) == [True] * 6
 
 
 def test_vww_unknown_foreground_class_lists_the_categories(coco_source, tmp_path):
