@@ -15,8 +15,10 @@ case). What a record stores, with `image/format` always telling the truth:
 
 Height and width always come from the image header. A JPEG kept as it is gets a structural check
 (complete segments, and an end-of-image marker after its scan: a cut file is caught without decoding
-it); other files are decoded in full. A file that fails is skipped with a warning naming it, and
-counted in the summary.
+it); other files are decoded in full by Pillow. Then every image is decoded by TensorFlow, the
+reader's own decoder, before it is written (`converter_lib.DecodeCheck`: a JPEG whose scan was
+damaged but whose header and end are intact is caught there). A file that fails is skipped with a
+warning naming it, and counted in the summary.
 
 The split is made like the flowers split: the file list sorted (so it does not depend on the file
 system's listing order), shuffled with seed 0, the first `round(validation_fraction * N)` files (at

@@ -20,6 +20,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -195,6 +196,24 @@ def is_single_clean_scan(data):
   return marker is not None and data[marker.start() + 1] == 0xd9
 
 
+def _without_stop_signals(function):
+  """`function()` with SIGINT and SIGTERM blocked in the calling (main) thread, then delivered.
+
+  Threads inherit the signal mask of the thread that starts them, so TensorFlow's thread pools,
+  started by the session, never take Ctrl-C: the kernel delivers it to the main thread, where it
+  also interrupts a blocking read (of a stalled network file, say) instead of going unnoticed in
+  a pool thread. A signal that arrives during `function()` is handled right after it.
+  """
+  if (not hasattr(signal, 'pthread_sigmask')
+      or threading.current_thread() is not threading.main_thread()):
+    return function()
+  previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+  try:
+    return function()
+  finally:
+    signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 # What `tf.io.is_jpeg` tests: slim's `tfexample_decoder.Image` decodes such bytes with
 # `decode_jpeg`, anything else with `decode_image`.
 _JPEG_SIGNATURE = b'\xff\xd8\xff'
@@ -249,7 +268,8 @@ class DecodeCheck(object):
       # Grappler has nothing to gain on these few ops and would cost more than decoding a small
       # conversion's images.
       config.graph_options.rewrite_options.disable_meta_optimizer = True
-      self._session = tf.Session(graph=self._graph, config=config)
+      self._session = _without_stop_signals(
+          lambda: tf.Session(graph=self._graph, config=config))
       self._ops = {}
     if kind not in self._ops:
       with self._graph.as_default():
@@ -283,7 +303,7 @@ class DecodeCheck(object):
       placeholder, op = self._decoder(kind)
       fetches.append(op)
       feeds[placeholder] = np.array(items, dtype=object)
-    self._session.run(fetches, feeds)
+    _without_stop_signals(lambda: self._session.run(fetches, feeds))
 
   def check(self, images, clean_scans=None):
     """Returns, for each encoded image in `images`, None when it decodes, else the reason.

@@ -10,7 +10,8 @@ entries form the validation split, the rest the train split. The original shuffl
 `os.listdir` order, so its split depended on the file system; sorting first makes the split the same
 everywhere (it is therefore not the same 350 photos as an original run on any given machine).
 Each record keeps the photo's original JPEG bytes (format `jpg`, no re-compression) and its height
-and width read from the JPEG header; a photo that does not decode is skipped with a warning naming it.
+and width read from the JPEG header; every photo is decoded by TensorFlow before it is written, and
+one that does not decode is skipped with a warning naming it.
 
 `ImageReader` (`read_image_dims(sess, image_data)`, `decode_jpeg(sess, image_data)`) is the
 original's TensorFlow JPEG decoder for code of its own; the conversion itself reads the sizes from
