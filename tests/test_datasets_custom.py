@@ -320,8 +320,13 @@ def test_damaged_images_never_reach_a_shard(tmp_path, caplog):
       'b/cut.jpg': good[2][:len(good[2]) * 2 // 3],
       'b/bad crc.png': break_png_crc(png),
   }
+  progressive = io.BytesIO()
+  Image.open(io.BytesIO(good[2])).save(progressive, format='JPEG', progressive=True)
+  progressive = progressive.getvalue()  # several scans: decoded in full, not to a first pixel
+  assert not converter_lib.is_single_clean_scan(progressive)
+  assert converter_lib.is_single_clean_scan(good[0]) and converter_lib.is_single_clean_scan(garbled)
   kept = {'a/good 0.jpg': good[0], 'a/good.png': png, 'b/good 2.jpg': good[2],
-          'b/garbled.jpg': garbled}
+          'b/garbled.jpg': garbled, 'b/progressive.jpg': progressive}
   # The damage is real: header and end marker intact (the structure check passes), and
   # TensorFlow's full decode fails on every bad file while it reads the kept ones.
   for name in ('a/marker in scan.jpg', 'a/frame in scan.jpg'):
