@@ -79,6 +79,12 @@ def convert_parallel(items, out_dir, num_shards, num_workers):
                                     num_workers=num_workers, progress=False)
 
 
+def _cpu_seconds():
+  import resource
+  return sum(usage.ru_utime + usage.ru_stime for usage in (
+      resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def _examples(out_dir):
   import tensorflow.compat.v1 as tf
   found = []
@@ -100,28 +106,34 @@ def main(argv):
   images_dir = bench_data.make_jpeg_folder(os.path.join(FLAGS.work_dir, 'jpegs'), FLAGS.num_images)
   items = _items(images_dir)
   times = {'original': [], 'parallel': []}
+  cpu = {'original': [], 'parallel': []}  # this process and its (joined) workers
   for round_index in range(FLAGS.rounds):
     for name in ('original', 'parallel'):
       out_dir = os.path.join(FLAGS.work_dir, 'out_%s' % name)
       shutil.rmtree(out_dir, ignore_errors=True)
       os.makedirs(out_dir)
-      start = time.time()
+      start, start_cpu = time.time(), _cpu_seconds()
       if name == 'original':
         convert_original(items, out_dir, FLAGS.num_shards)
       else:
         convert_parallel(items, out_dir, FLAGS.num_shards, FLAGS.num_workers)
       times[name].append(time.time() - start)
-      print('round %d %s: %.1f s (%.0f images/sec)' % (
-          round_index, name, times[name][-1], len(items) / times[name][-1]), flush=True)
+      cpu[name].append(_cpu_seconds() - start_cpu)
+      print('round %d %s: %.2f s (%.0f images/sec), CPU %.2f s' % (
+          round_index, name, times[name][-1], len(items) / times[name][-1], cpu[name][-1]),
+            flush=True)
   same = _examples(os.path.join(FLAGS.work_dir, 'out_original')) == _examples(
       os.path.join(FLAGS.work_dir, 'out_parallel'))
   original, parallel = statistics.median(times['original']), statistics.median(times['parallel'])
-  lines = ['| converter | seconds (median) | images/sec | speed-up |', '|---|---|---|---|',
-           '| original (1 process, TF-session decode) | %.1f | %.0f | 1.00x |' % (
-               original, len(items) / original),
-           '| parallel (write_splits, %s workers) | %.1f | %.0f | %.2fx |' % (
-               FLAGS.num_workers or os.cpu_count(), parallel, len(items) / parallel,
-               original / parallel)]
+  ratios = sorted(o / p for o, p in zip(times['original'], times['parallel']))
+  lines = ['| converter | seconds (median) | images/sec | speed-up | CPU seconds (median) |',
+           '|---|---|---|---|---|',
+           '| original (1 process, TF-session decode) | %.2f | %.0f | 1.00x | %.2f |' % (
+               original, len(items) / original, statistics.median(cpu['original'])),
+           '| parallel (write_splits, %s workers) | %.2f | %.0f | %.2fx (rounds %.2f-%.2fx) | '
+           '%.2f |' % (FLAGS.num_workers or os.cpu_count(), parallel, len(items) / parallel,
+                       original / parallel, ratios[0], ratios[-1],
+                       statistics.median(cpu['parallel']))]
   from datasets import converter_lib
   quick = sum(converter_lib.is_single_clean_scan(open(path, 'rb').read()) for path, _ in items)
   notes = ['%d photo-sized JPEGs (320x240 to 640x480), %d shards, %d alternating rounds' % (

@@ -85,7 +85,9 @@ def check_jpeg_structure(data):
     _, _, _, position = converter_lib.jpeg_first_scan(data)
   except ValueError as e:
     raise CorruptImage(str(e)) from None
-  if data.find(converter_lib.JPEG_EOI, min(position, len(data))) < 0:
+  # Most files: the first marker after the scan is the EOI (one search finds both).
+  if (not converter_lib.first_marker_is_eoi(data, position)
+      and data.find(converter_lib.JPEG_EOI, min(position, len(data))) < 0):
     raise CorruptImage('JPEG data ends before its end-of-image marker (truncated file)')
 
 

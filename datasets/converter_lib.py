@@ -192,6 +192,11 @@ def is_single_clean_scan(data):
   # here: Pillow refuses such decompression bombs first).
   if frame not in _JPEG_SEQUENTIAL_HUFFMAN or not 0 < height * width < 1 << 28:
     return False
+  return first_marker_is_eoi(data, position)
+
+
+def first_marker_is_eoi(data, position):
+  """True when the first marker at or after `position` (a scan's first byte) is the EOI."""
   marker = _JPEG_MARKER.search(data, position)
   return marker is not None and data[marker.start() + 1] == 0xd9
 
