@@ -54,7 +54,7 @@ DEFAULT_NUM_SHARDS = 5
 _RANDOM_SEED = 0
 _PREFIX = 'custom'
 # Images decoded by TensorFlow per session call before they are written.
-_CHECK_BATCH = 64
+_CHECK_BATCH = 256
 FILE_PATTERN = _PREFIX + '_%s_*.tfrecord'
 
 # What a record keeps: 'original' = the source bytes when they are a JPEG or PNG (flowers: always the
@@ -248,7 +248,7 @@ def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None,
   sizes = {split_name: 0 for split_name, _, _ in splits}
   done = dict.fromkeys(totals, 0)
   skipped = []
-  checker = converter_lib.DecodeCheck()
+  checker = converter_lib.DecodeCheck(_CHECK_BATCH)
 
   def write_checked(writer, pending):
     # Images are written only once TensorFlow's decoder has read them (in batches, in parallel;

@@ -256,11 +256,11 @@ class DecodeCheck(object):
   one on all 9,900 variants above).
 
   Up to `batch_size` images go through one session call, decoded in parallel on TensorFlow's
-  threads; when a batch fails, its images are decoded in full one at a time, to name the failures
-  with the decoder's own reason (damaged files are rare).
+  threads; a batch that fails is halved until each failing image is alone, and that one is
+  decoded in full, so that the verdict and the reason given are the full decode's.
   """
 
-  def __init__(self, batch_size=64):
+  def __init__(self, batch_size=256):
     self._batch_size = max(1, int(batch_size))
     self._session = None
 
@@ -320,18 +320,29 @@ class DecodeCheck(object):
     if clean_scans is None:
       clean_scans = [data[:3] == _JPEG_SIGNATURE and is_single_clean_scan(data) for data in images]
     reasons = [None] * len(images)
-    for start in range(0, len(images), self._batch_size):
-      batch = images[start:start + self._batch_size]
+
+    def find_failures(indices):
+      # A failing group is halved until the images that fail are alone: a few damaged files
+      # cost a few more session calls, not a full decode of every image of their batch.
       try:
-        self._run(batch, clean_scans[start:start + self._batch_size])
-        continue
-      except tf.errors.OpError:
-        pass
-      for offset, data in enumerate(batch):
+        self._run([images[i] for i in indices], [clean_scans[i] for i in indices])
+        return
+      except tf.errors.OpError as e:
+        error = e
+      if len(indices) > 1:
+        find_failures(indices[:len(indices) // 2])
+        find_failures(indices[len(indices) // 2:])
+        return
+      if clean_scans[indices[0]]:  # the verdict is the full decode's
         try:
-          self._run([data], [False])
+          self._run([images[indices[0]]], [False])
+          return
         except tf.errors.OpError as e:
-          reasons[start + offset] = 'TensorFlow cannot decode it: %s' % _decoder_reason(e)
+          error = e
+      reasons[indices[0]] = 'TensorFlow cannot decode it: %s' % _decoder_reason(error)
+
+    for start in range(0, len(images), self._batch_size):
+      find_failures(list(range(start, min(start + self._batch_size, len(images)))))
     return reasons
 
   def close(self):
