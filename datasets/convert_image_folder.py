@@ -13,12 +13,12 @@ case). What a record stores, with `image/format` always telling the truth:
 * anything else (BMP, GIF's first frame, CMYK/YCCK JPEGs that not every decoder reads): decoded and
   re-encoded losslessly as PNG, format `png` (grey stays grey, everything else becomes RGB).
 
-Height and width always come from the image header. A JPEG kept as it is gets a structural check
-(complete segments, and an end-of-image marker after its scan: a cut file is caught without decoding
-it); other files are decoded in full by Pillow. Then every image is decoded by TensorFlow, the
-reader's own decoder, before it is written (`converter_lib.DecodeCheck`: a JPEG whose scan was
-damaged but whose header and end are intact is caught there). A file that fails is skipped with a
-warning naming it, and counted in the summary.
+Height and width always come from the image header. A JPEG kept as it is is not decoded by the
+worker processes; other files are decoded in full by Pillow. Then every image is decoded by
+TensorFlow, the reader's own decoder, before it is written (`converter_lib.DecodeCheck`: a JPEG
+whose scan was damaged but whose header and end are intact is caught there); a JPEG that fails is
+named by its structural damage when it has one (`check_jpeg_structure`: a cut file says so). A file
+that fails is skipped with a warning naming it, and counted in the summary.
 
 The split is made like the flowers split: the file list sorted (so it does not depend on the file
 system's listing order), shuffled with seed 0, the first `round(validation_fraction * N)` files (at
@@ -91,12 +91,13 @@ def check_jpeg_structure(data):
     raise CorruptImage('JPEG data ends before its end-of-image marker (truncated file)')
 
 
-def encode_image(data, policy=PORTABLE):
+def encode_image(data, policy=PORTABLE, check_structure=True):
   """Returns `(encoded_bytes, format, height, width)` for the image file content `data`.
 
   A JPEG or PNG kept as it is is returned as the very `data` object. Sizes come from the header. A
-  kept JPEG is checked by `check_jpeg_structure` (no decode here: `write_splits` has TensorFlow
-  decode it before writing it); everything else is decoded in full. Raises CorruptImage for a
+  kept JPEG is checked by `check_jpeg_structure` unless `check_structure` is False (no decode
+  here: `write_splits` has TensorFlow decode it before writing it, and names the structural
+  damage of a JPEG that fails); everything else is decoded in full. Raises CorruptImage for a
   file that fails these checks.
   """
   from PIL import Image
@@ -106,7 +107,8 @@ def encode_image(data, policy=PORTABLE):
       width, height = img.size
       mode = img.mode
       if kind == 'JPEG' and (policy == KEEP_ORIGINAL or mode in ('RGB', 'L')):
-        check_jpeg_structure(data)
+        if check_structure:
+          check_jpeg_structure(data)
         return data, JPEG_FORMAT, height, width
       img.load()
       if kind == 'PNG':
@@ -188,7 +190,8 @@ def _check_file(task):
   try:
     with open(path, 'rb') as f:
       data = f.read()
-    encoded, image_format, height, width = encode_image(data, policy)
+    # The parent checks the structure of what it writes (it searches the scan for markers anyway).
+    encoded, image_format, height, width = encode_image(data, policy, check_structure=False)
   except (CorruptImage, OSError) as e:
     return None, str(e)
   return image_format, height, width, (len(data) if encoded is data else encoded)
@@ -258,6 +261,11 @@ def write_splits(splits, dataset_dir, prefix, policy=PORTABLE, num_workers=None,
     reasons = iter(checker.check([item[5] for item in readable]))
     for path, label, image_format, height, width, encoded, reason in pending:
       reason = reason or next(reasons)
+      if reason and encoded is not None and image_format == JPEG_FORMAT:
+        try:
+          check_jpeg_structure(encoded)  # a cut file is named as such
+        except CorruptImage as e:
+          reason = str(e)
       if reason:
         skipped.append((path, reason))
         continue
