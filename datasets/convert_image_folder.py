@@ -82,7 +82,7 @@ def check_jpeg_structure(data):
   image before it is written.
   """
   try:
-    _, _, _, position = converter_lib.jpeg_first_scan(data)
+    _, _, _, _, position = converter_lib.jpeg_first_scan(data)
   except ValueError as e:
     raise CorruptImage(str(e)) from None
   # Most files: the first marker after the scan is the EOI (one search finds both).
@@ -101,6 +101,17 @@ def encode_image(data, policy=PORTABLE, check_structure=True):
   file that fails these checks.
   """
   from PIL import Image
+  if not check_structure and data[:3] == b'\xff\xd8\xff':
+    # A JPEG is kept on what its frame header says (what Pillow's header parse would give, for a
+    # fraction of its time): 1 component is Pillow's 'L', 3 its 'RGB'. Anything unusual (other
+    # component counts, no size, a size Pillow refuses or warns about) goes the way below.
+    try:
+      _, height, width, components, _ = converter_lib.jpeg_first_scan(data)
+    except ValueError:
+      components = 0
+    if ((policy == KEEP_ORIGINAL or components in (1, 3)) and components in (1, 3, 4)
+        and 0 < height * width <= (Image.MAX_IMAGE_PIXELS or height * width)):
+      return data, JPEG_FORMAT, height, width
   try:
     with Image.open(io.BytesIO(data)) as img:
       kind = img.format

@@ -140,14 +140,15 @@ _JPEG_MARKER = re.compile(b'\xff[^\x00]')
 def jpeg_first_scan(data):
   """Walks a JPEG's marker segments from SOI to the end of the first start-of-scan header.
 
-  Returns `(frame_marker, height, width, position)`: the last start-of-frame marker seen (None if
-  none) with the height and width it declares, and the offset of the first entropy-coded byte.
-  Raises ValueError naming the damage when a segment is cut or malformed.
+  Returns `(frame_marker, height, width, components, position)`: the last start-of-frame marker
+  seen (None if none) with the height, width and number of colour components it declares, and the
+  offset of the first entropy-coded byte. Raises ValueError naming the damage when a segment is
+  cut or malformed.
   """
   size = len(data)
   if size < 4 or data[0] != 0xff or data[1] != 0xd8:
     raise ValueError('not a JPEG (no start-of-image marker)')
-  frame, height, width = None, 0, 0
+  frame, height, width, components = None, 0, 0, 0
   position = 2
   while True:
     if position >= size or data[position] != 0xff:
@@ -165,13 +166,14 @@ def jpeg_first_scan(data):
     length = (data[position] << 8) | data[position + 1]
     if length < 2:
       raise ValueError('damaged JPEG segment at byte %d' % position)
-    if marker in _JPEG_FRAMES and position + 7 <= size:
+    if marker in _JPEG_FRAMES and position + 8 <= size:
       frame = marker
       height = (data[position + 3] << 8) | data[position + 4]
       width = (data[position + 5] << 8) | data[position + 6]
+      components = data[position + 7]
     position += length
     if marker == 0xda:  # start of scan: entropy-coded data follows
-      return frame, height, width, position
+      return frame, height, width, components, position
 
 
 def is_single_clean_scan(data):
@@ -185,7 +187,7 @@ def is_single_clean_scan(data):
   marker inside the scan) is decoded in full.
   """
   try:
-    frame, height, width, position = jpeg_first_scan(data)
+    frame, height, width, _, position = jpeg_first_scan(data)
   except ValueError:
     return False
   # Huge images are decoded in full, so that no size limit of the full decode is missed (none get
