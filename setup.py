@@ -14,7 +14,7 @@ setup(
     # Layers, top to bottom: the scripts (py_modules), image_classifier (the jobs they run), the
     # design's packages (nets, preprocessing, datasets, deployment), foundation (below them all).
     packages=find_packages(include=['image_classifier', 'nets', 'nets.*', 'preprocessing',
-                                    'datasets', 'deployment', 'foundation']),
+                                    'datasets', 'deployment', 'quantize', 'foundation']),
     py_modules=SCRIPTS,
     # Pinned to what the test suite runs against: tf-slim 1.1.0 needs the fixes in
     # foundation/internals.py, which are written for exactly these TensorFlow / tf-keras releases.

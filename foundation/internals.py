@@ -276,3 +276,13 @@ def exit_now(code):
   sys.stdout.flush()
   sys.stderr.flush()
   os._exit(code)
+
+
+# ---------------------------------------------------------------------------------------------
+# Graph rewriting (quantize/)
+
+def reroute_input(op, index, tensor):
+  """Makes input `index` of the existing `op` read `tensor` instead (an in-place graph edit, as
+  `tf.contrib.graph_editor` did for `tf.contrib.quantize`): TF 2.21's `Operation._update_input`,
+  for which it has no public equivalent."""
+  op._update_input(index, tensor)

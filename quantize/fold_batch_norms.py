@@ -1,0 +1,335 @@
+"""Folds batch norms into the weights of the conv / depthwise conv / fully connected layer before them.
+
+Two shapes of batch norm reach this pass on TensorFlow 2.21:
+- fused: `FusedBatchNormV3` (what this port's `slim.batch_norm` builds for rank-2 and rank-4
+  inputs; rank 2 sits between two `Reshape`s);
+- unfused: the `tf.nn.batch_normalization` arithmetic (`Rsqrt`, `Mul`, `Sub`, `Add`) of the Keras
+  layer path (`fused=False`).
+
+A folded layer computes `conv(x, w * mult) + (beta - mean * mult)`, `mult = gamma / sqrt(var + eps)`.
+In a training graph the statistics are the batch's, and the weights are corrected so that their
+quantised values use the moving variance: `w * (sigma_b / sigma_mv) * mult`, the conv output
+multiplied back by `sigma_mv / sigma_b`. The output equals the batch norm's before quantisation.
+With `freeze_batch_norm_delay` the layer switches to the moving statistics at that step (and the
+moving averages stop updating). No variable is created here; the batch norm variables stay.
+"""
+import collections
+
+import tensorflow.compat.v1 as tf
+
+from foundation import internals
+from quantize import common
+from quantize import graph_matching as gm
+
+FUSED_TYPES = ('FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3')
+
+# layer: the Conv2D / DepthwiseConv2dNative / MatMul; batch_to_space: an atrous BatchToSpaceND
+# after it or None; normalized: the tensor the batch norm normalises; output: the batch norm's
+# result (its consumers are rerouted); gamma, beta: tensors or None; epsilon: float or tensor;
+# mean, variance: the statistics the batch norm used (None when computed here: fused training);
+# moving_mean, moving_variance: reads of the moving averages (training) or None;
+# updates: {'mean'|'variance': (update Mul op, index of its decay input)} (training);
+# stat_outputs: fused training only, (batch mean, batch variance) outputs of the batch norm op.
+_Match = collections.namedtuple('_Match', [
+    'layer', 'batch_to_space', 'normalized', 'output', 'gamma', 'beta', 'epsilon', 'mean',
+    'variance', 'training', 'moving_mean', 'moving_variance', 'updates', 'stat_outputs', 'name'])
+
+
+def fold_batch_norms(graph, is_training, freeze_batch_norm_delay=None, scope=None):
+  """Folds every batch norm that follows a layer in `graph` (in scope), in place."""
+  with graph.as_default(), graph.name_scope(None):
+    matches = _fused_matches(graph, scope) + _unfused_matches(graph, scope)
+    for match in matches:
+      _fold(graph, match, is_training, freeze_batch_norm_delay)
+    _check_nothing_left(graph, scope)
+
+
+# ---------------------------------------------------------------------------------- matching
+
+def _layer_chain(tensor):
+  """Walks back from a batch norm input to the layer: [Identity] <- [BatchToSpaceND] <- layer."""
+  batch_to_space = None
+  tensor = gm.through_identities(tensor)
+  if tensor.op.type == 'BatchToSpaceND':
+    batch_to_space = tensor.op
+    tensor = gm.through_identities(tensor.op.inputs[0])
+  if tensor.op.type not in gm.LAYER_TYPES:
+    return None, None
+  return tensor.op, batch_to_space
+
+
+def _moving_average_update(batch_stat):
+  """(moving read, update Mul op, decay index) of `moving -= (moving - batch_stat) * decay`."""
+  for sub in batch_stat.consumers():
+    if sub.type != 'Sub' or sub.inputs[1] is not batch_stat:
+      continue
+    if not gm.is_variable_read(sub.inputs[0]):
+      continue
+    for mul in sub.outputs[0].consumers():
+      if mul.type == 'Mul':
+        decay_index = 1 if mul.inputs[0] is sub.outputs[0] else 0
+        return sub.inputs[0], mul, decay_index
+  return None
+
+
+def _fused_matches(graph, scope):
+  matches = []
+  for bn in graph.get_operations():
+    if bn.type not in FUSED_TYPES or not gm.in_scope(bn, scope):
+      continue
+    if not bn.outputs[0].consumers():
+      continue
+    source = bn.inputs[0]
+    reshape_in = None
+    if source.op.type == 'Reshape':  # rank-2 input (fully connected), reshaped to rank 4
+      reshape_in = source.op
+      source = source.op.inputs[0]
+    layer, batch_to_space = _layer_chain(source)
+    if layer is None:
+      continue
+    output = bn.outputs[0]
+    if reshape_in is not None:
+      reshape_out = gm.single_consumer(output, ('Reshape',))
+      if reshape_out is None:
+        continue
+      output = reshape_out.outputs[0]
+    if bn.get_attr('data_format') not in (b'NHWC', 'NHWC'):
+      raise ValueError('Cannot fold batch norm %s: data format %s (only NHWC is supported).'
+                       % (bn.name, bn.get_attr('data_format')))
+    training = bool(bn.get_attr('is_training'))
+    moving_mean = moving_variance = None
+    updates = {}
+    if training:
+      mean_update = _moving_average_update(bn.outputs[1])
+      variance_update = _moving_average_update(bn.outputs[2])
+      if mean_update is None or variance_update is None:
+        raise ValueError('Cannot fold batch norm %s after layer %s in a training graph: no '
+                         'moving-average update of its statistics was found.'
+                         % (bn.name, layer.name))
+      moving_mean, updates['mean'] = mean_update[0], mean_update[1:]
+      moving_variance, updates['variance'] = variance_update[0], variance_update[1:]
+    matches.append(_Match(
+        layer=layer, batch_to_space=batch_to_space, normalized=source, output=output,
+        gamma=bn.inputs[1], beta=bn.inputs[2], epsilon=bn.get_attr('epsilon'),
+        mean=None if training else bn.inputs[3], variance=None if training else bn.inputs[4],
+        training=training, moving_mean=moving_mean, moving_variance=moving_variance,
+        updates=updates, stat_outputs=(bn.outputs[1], bn.outputs[2]) if training else None,
+        name=bn.name))
+  return matches
+
+
+def _other_input(op, tensor):
+  first, second = op.inputs[0], op.inputs[1]
+  if first is tensor:
+    return second
+  if second is tensor:
+    return first
+  return None
+
+
+def _parse_multiplier(tensor):
+  """gamma * rsqrt(variance + epsilon) (or rsqrt alone) -> (variance, epsilon, gamma) or None."""
+  gamma = None
+  op = tensor.op
+  if op.type == 'Mul':
+    for index in (0, 1):
+      if op.inputs[index].op.type == 'Rsqrt':
+        gamma = op.inputs[1 - index]
+        op = op.inputs[index].op
+        break
+    else:
+      return None
+  if op.type != 'Rsqrt':
+    return None
+  add = op.inputs[0].op
+  if add.type not in ('Add', 'AddV2'):
+    return None
+  return add.inputs[0], add.inputs[1], gamma
+
+
+def _parse_shift(tensor, multiplier):
+  """beta - mean * mult (or -(mean * mult)) -> (mean, beta) or None."""
+  op = tensor.op
+  if op.type == 'Sub':
+    beta, product = op.inputs[0], op.inputs[1]
+  elif op.type == 'Neg':
+    beta, product = None, op.inputs[0]
+  else:
+    return None
+  if product.op.type != 'Mul':
+    return None
+  mean = _other_input(product.op, multiplier)
+  if mean is None:
+    return None
+  return mean, beta
+
+
+def _unfused_matches(graph, scope):
+  matches = []
+  for layer in graph.get_operations():
+    if layer.type not in gm.LAYER_TYPES or not gm.in_scope(layer, scope):
+      continue
+    candidates = [layer.outputs[0]]
+    for op in layer.outputs[0].consumers():
+      if op.type == 'BatchToSpaceND':
+        candidates.append(op.outputs[0])
+    for normalized in candidates:
+      for identity in list(normalized.consumers()):
+        if identity.type == 'Identity':
+          candidates.append(identity.outputs[0])
+    for normalized in candidates:
+      for scale_mul in normalized.consumers():
+        match = _unfused_match(layer, normalized, scale_mul)
+        if match is not None:
+          matches.append(match)
+  return matches
+
+
+def _unfused_match(layer, normalized, scale_mul):
+  if scale_mul.type != 'Mul':
+    return None
+  multiplier = _other_input(scale_mul, normalized)
+  parsed = _parse_multiplier(multiplier) if multiplier is not None else None
+  if parsed is None:
+    return None
+  variance, epsilon, gamma = parsed
+  add = gm.single_consumer(scale_mul.outputs[0], ('Add', 'AddV2'))
+  if add is None:
+    return None
+  shift = _parse_shift(_other_input(add, scale_mul.outputs[0]), multiplier)
+  if shift is None:
+    return None
+  mean, beta = shift
+  training = not gm.is_variable_read(variance)
+  moving_mean = moving_variance = None
+  updates = {}
+  if training:
+    mean_update = _moving_average_update(mean)
+    variance_update = _moving_average_update(variance)
+    if mean_update is None or variance_update is None:
+      raise ValueError('Cannot fold batch norm %s after layer %s in a training graph: no '
+                       'moving-average update of its statistics was found.'
+                       % (add.name, layer.name))
+    moving_mean, updates['mean'] = mean_update[0], mean_update[1:]
+    moving_variance, updates['variance'] = variance_update[0], variance_update[1:]
+  _, batch_to_space = _layer_chain(normalized)
+  return _Match(layer=layer, batch_to_space=batch_to_space, normalized=normalized,
+                output=add.outputs[0], gamma=gamma, beta=beta, epsilon=epsilon, mean=mean,
+                variance=variance, training=training, moving_mean=moving_mean,
+                moving_variance=moving_variance, updates=updates, stat_outputs=None,
+                name=add.name)
+
+
+def _check_nothing_left(graph, scope):
+  for bn in graph.get_operations():
+    if bn.type in FUSED_TYPES and gm.in_scope(bn, scope) and bn.outputs[0].consumers():
+      raise ValueError('Cannot fold batch norm %s (its input comes from %s %s, not from a '
+                       'conv, depthwise conv or fully connected layer the rewrite knows).'
+                       % (bn.name, bn.inputs[0].op.type, bn.inputs[0].op.name))
+
+
+# ----------------------------------------------------------------------------------- folding
+
+def _clone(op, inputs, name):
+  """A copy of `op` (same type and attributes) on new inputs, named `name` in the current scope."""
+  attrs = {key: value for key, value in op.node_def.attr.items()}
+  clone = op.graph.create_op(op.type, inputs, [t.dtype for t in op.outputs], name=name,
+                             attrs=attrs)
+  return clone.outputs[0]
+
+
+def _per_output_channel(vector, layer, weight, name):
+  """Shapes a per-channel vector so that it multiplies the layer's weight on its output channels."""
+  if layer.type == 'DepthwiseConv2dNative':  # weight [h, w, in, multiplier], channels in*mult
+    shape = tf.shape(weight)
+    return tf.reshape(vector, tf.stack([shape[2], shape[3]]), name=name)
+  if layer.type == 'MatMul' and layer.get_attr('transpose_b'):  # weight [out, in]
+    return tf.reshape(vector, [-1, 1], name=name)
+  return vector
+
+
+def _moments(match):
+  """Batch mean and (biased) variance of the layer output, over all but the channel axis."""
+  tensor = match.normalized
+  axes = list(range(tensor.shape.ndims - 1)) if tensor.shape.ndims is not None else [0, 1, 2]
+  with tf.name_scope('moments'):
+    mean = tf.reduce_mean(tensor, axes, name='mean')
+    variance = tf.reduce_mean(tf.squared_difference(tensor, tf.stop_gradient(mean)), axes,
+                              name='variance')
+    count = tf.cast(tf.reduce_prod(tf.shape(tensor)[:-1]), tensor.dtype)
+  return mean, variance, count
+
+
+def _fold(graph, match, is_training, freeze_delay):
+  layer = match.layer
+  ctx = gm.context(layer.name)
+  scope_prefix = ctx + '/' if ctx else ''
+  weight = layer.inputs[1]
+  training = is_training and match.training
+  before = len(graph.get_operations())
+  with graph.name_scope(scope_prefix + 'BatchNorm_Fold/'):
+    if match.mean is None:  # fused training: the statistics, with gradients, computed here
+      mean, variance, count = _moments(match)
+      unbiased = tf.multiply(variance, count / tf.maximum(count - 1.0, 1.0),
+                             name='Bessel_Correction')
+    else:
+      mean, variance = match.mean, match.variance
+    epsilon = tf.cast(match.epsilon, variance.dtype)
+    inv_sigma = tf.rsqrt(variance + epsilon)
+    mult = inv_sigma if match.gamma is None else inv_sigma * match.gamma
+    bias = -mean * mult if match.beta is None else tf.subtract(match.beta, mean * mult)
+    bias = tf.identity(bias, name='bias')
+    correction_recip = correction_offset = None
+    if training:
+      with tf.name_scope('batch_norm_correction'):
+        sigma_b = tf.sqrt(variance + epsilon)
+        sigma_mv = tf.sqrt(match.moving_variance + epsilon)
+        correction_scale = tf.divide(sigma_b, sigma_mv, name='scale_compute')
+        correction_scale = tf.identity(correction_scale, name='correction_scale')
+        recip = tf.reciprocal(correction_scale, name='reciprocal_compute')
+        if freeze_delay is None:
+          correction_recip = tf.identity(recip, name='correction_recip')
+          correction_offset = None
+        else:
+          gamma = 1.0 if match.gamma is None else match.gamma
+          offset = tf.multiply(gamma, mean / sigma_b - match.moving_mean / sigma_mv,
+                               name='offset_compute')
+          use_moving = tf.greater_equal(common.quantization_step(graph), freeze_delay,
+                                        name='use_moving_average')
+          correction_recip = tf.where(use_moving, tf.ones_like(recip), recip,
+                                      name='correction_recip')
+          correction_offset = tf.where(use_moving, offset, tf.zeros_like(offset),
+                                       name='correction_offset')
+          for key, name in (('mean', 'freeze_moving_mean'), ('variance', 'freeze_moving_var')):
+            update, index = match.updates[key]
+            decay = update.inputs[index]
+            frozen = tf.where(use_moving, tf.zeros_like(decay), decay, name=name)
+            internals.reroute_input(update, index, frozen)
+      correction_reshape = _per_output_channel(correction_scale, layer, weight,
+                                               'correction_reshape')
+    mult_reshape = _per_output_channel(mult, layer, weight, 'scale_reshape')
+  with graph.name_scope(scope_prefix):
+    if training:
+      weight = tf.multiply(correction_reshape, weight, name='correction_mult')
+    folded_weight = tf.multiply(mult_reshape, weight, name='mul_fold')
+    base = layer.name.rsplit('/', 1)[-1]
+    output = _clone(layer, [layer.inputs[0], folded_weight], base + '_Fold')
+    if match.batch_to_space is not None:
+      bts = match.batch_to_space
+      output = _clone(bts, [output] + list(bts.inputs[1:]),
+                      bts.name.rsplit('/', 1)[-1] + '_Fold')
+    if training:
+      output = tf.multiply(output, correction_recip, name='post_conv_mul')
+      if correction_offset is not None:
+        output = tf.add(output, correction_offset, name='correction_add')
+    if match.output.shape.ndims is not None and output.shape.ndims is not None \
+        and match.output.shape.ndims != output.shape.ndims:
+      raise ValueError('Cannot fold batch norm %s into %s: output ranks differ.'
+                       % (match.name, layer.name))
+    output = tf.add(output, bias, name='add_fold')
+  new_ops = graph.get_operations()[before:]
+  gm.reroute(match.output, output, excluding=new_ops)
+  if match.stat_outputs is not None:  # the moving averages now follow the statistics above
+    batch_mean, batch_variance = match.stat_outputs
+    gm.reroute(batch_mean, mean, excluding=new_ops)
+    gm.reroute(batch_variance, unbiased, excluding=new_ops)

@@ -1,0 +1,75 @@
+"""Small helpers for walking and editing a tf.Graph in place (what the rewrite passes share)."""
+from foundation import internals
+
+LAYER_TYPES = ('Conv2D', 'DepthwiseConv2dNative', 'MatMul')
+VARIABLE_READ_TYPES = ('ReadVariableOp', 'Variable', 'VariableV2', 'VarHandleOp')
+OPTIMIZER_PREFIXES = ('Apply', 'ResourceApply', 'SparseApply', 'ResourceSparseApply')
+
+
+def context(op_name):
+  """The name scope of an op: its name minus the last component ('' at the root)."""
+  return op_name.rsplit('/', 1)[0] if '/' in op_name else ''
+
+
+def consumers(tensor, excluding=()):
+  """The ops reading `tensor`, in graph order, without those in `excluding`."""
+  skip = set(id(op) for op in excluding)
+  return [op for op in tensor.consumers() if id(op) not in skip]
+
+
+def single_consumer(tensor, types):
+  """The one consumer of `tensor` whose type is in `types`, or None (none, or ambiguous)."""
+  found = [op for op in tensor.consumers() if op.type in types]
+  return found[0] if len(found) == 1 else None
+
+
+def reroute(old, new, only=None, excluding=()):
+  """Every consumer of tensor `old` (or only those in `only`) reads tensor `new` instead.
+
+  Returns the number of inputs changed. The ops that compute `new` from `old` belong in
+  `excluding`, or the rewrite would make a cycle.
+  """
+  targets = consumers(old, excluding) if only is None else list(only)
+  changed = 0
+  for op in targets:
+    for index, tensor in enumerate(list(op.inputs)):
+      if tensor is old:
+        internals.reroute_input(op, index, new)
+        changed += 1
+  return changed
+
+
+def ops_built_by(fn, graph):
+  """Calls fn(); returns (its result, the ops it added to `graph`)."""
+  before = len(graph.get_operations())
+  result = fn()
+  return result, graph.get_operations()[before:]
+
+
+def through_identities(tensor):
+  """The tensor behind any chain of Identity ops."""
+  while tensor.op.type == 'Identity':
+    tensor = tensor.op.inputs[0]
+  return tensor
+
+
+def is_variable_read(tensor):
+  """True for a weight read straight from a variable (resource or ref, possibly partitioned)."""
+  tensor = through_identities(tensor)
+  if tensor.op.type in VARIABLE_READ_TYPES:
+    return True
+  if tensor.op.type == 'ConcatV2':  # a partitioned variable, read as the concat of its parts
+    return all(is_variable_read(t) for t in tensor.op.inputs[:-1])
+  return False
+
+
+def in_scope(op, scope):
+  return not scope or op.name == scope or op.name.startswith(scope.rstrip('/') + '/')
+
+
+def check_no_optimizer(graph):
+  """The rewrite must run before gradients and the optimizer are added (as in TF 1)."""
+  for op in graph.get_operations():
+    if op.type.startswith(OPTIMIZER_PREFIXES):
+      raise ValueError('Some training ops are already in the graph (%s: %s); call the quantize '
+                       'rewrite before the optimizer is created.' % (op.type, op.name))

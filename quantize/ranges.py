@@ -1,0 +1,44 @@
+"""Reads the learned quantisation ranges back, for export (one (min, max) per fake-quant scope)."""
+import collections
+
+import tensorflow.compat.v1 as tf
+
+_QUANT_SUFFIX = '_quant'
+
+
+def _pair_up(values):
+  """{'scope/min': a, 'scope/max': b, ...} -> OrderedDict scope -> (a, b), scopes sorted."""
+  ranges = collections.OrderedDict()
+  for name in sorted(values):
+    scope, _, leaf = name.rpartition('/')
+    if leaf != 'min' or not scope.endswith(_QUANT_SUFFIX) or scope + '/max' not in values:
+      continue
+    ranges[scope] = (float(values[name]), float(values[scope + '/max']))
+  return ranges
+
+
+def ranges_from_checkpoint(checkpoint_path):
+  """The ranges stored in a QAT checkpoint (a file prefix or a directory), by quant scope.
+
+  E.g. {'MobilenetV1/MobilenetV1/Conv2d_0/act_quant': (0.0, 5.87), ...}.
+  """
+  reader = tf.train.load_checkpoint(checkpoint_path)
+  names = [name for name in reader.get_variable_to_shape_map()
+           if name.endswith(('/min', '/max'))]
+  return _pair_up({name: reader.get_tensor(name) for name in names})
+
+
+def ranges_from_session(session, graph=None):
+  """The current ranges of the `min` / `max` variables of a rewritten graph in `session`."""
+  graph = graph or session.graph
+  with graph.as_default():
+    variables = [v for v in tf.global_variables() if v.op.name.endswith(('/min', '/max'))]
+  values = session.run({v.op.name: v.read_value() if hasattr(v, 'read_value') else v
+                        for v in variables}) if variables else {}
+  return _pair_up(values)
+
+
+def fake_quant_scopes(graph):
+  """The scopes of the FakeQuantWithMinMaxVars ops in `graph`, in graph order."""
+  return [op.name.rsplit('/', 1)[0] for op in graph.get_operations()
+          if op.type == 'FakeQuantWithMinMaxVars']
