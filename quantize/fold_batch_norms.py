@@ -41,7 +41,7 @@ def fold_batch_norms(graph, is_training, freeze_batch_norm_delay=None, scope=Non
     matches = _fused_matches(graph, scope) + _unfused_matches(graph, scope)
     for match in matches:
       _fold(graph, match, is_training, freeze_batch_norm_delay)
-    _check_nothing_left(graph, scope)
+    _check_nothing_left(graph, scope, set(match.name for match in matches))
 
 
 # ---------------------------------------------------------------------------------- matching
@@ -220,9 +220,10 @@ def _unfused_match(layer, normalized, scale_mul):
                 name=add.name)
 
 
-def _check_nothing_left(graph, scope):
+def _check_nothing_left(graph, scope, folded):
   for bn in graph.get_operations():
-    if bn.type in FUSED_TYPES and gm.in_scope(bn, scope) and bn.outputs[0].consumers():
+    if bn.type in FUSED_TYPES and gm.in_scope(bn, scope) and bn.name not in folded \
+        and bn.outputs[0].consumers():
       raise ValueError('Cannot fold batch norm %s (its input comes from %s %s, not from a '
                        'conv, depthwise conv or fully connected layer the rewrite knows).'
                        % (bn.name, bn.inputs[0].op.type, bn.inputs[0].op.name))
@@ -266,7 +267,9 @@ def _fold(graph, match, is_training, freeze_delay):
   scope_prefix = ctx + '/' if ctx else ''
   weight = layer.inputs[1]
   training = is_training and match.training
-  before = len(graph.get_operations())
+  # The consumers to reroute, taken before any op of the fold exists.
+  output_users = gm.consumers(match.output)
+  stat_users = [gm.consumers(t) for t in match.stat_outputs] if match.stat_outputs else None
   with graph.name_scope(scope_prefix + 'BatchNorm_Fold/'):
     if match.mean is None:  # fused training: the statistics, with gradients, computed here
       mean, variance, count = _moments(match)
@@ -327,9 +330,8 @@ def _fold(graph, match, is_training, freeze_delay):
       raise ValueError('Cannot fold batch norm %s into %s: output ranks differ.'
                        % (match.name, layer.name))
     output = tf.add(output, bias, name='add_fold')
-  new_ops = graph.get_operations()[before:]
-  gm.reroute(match.output, output, excluding=new_ops)
+  gm.reroute(match.output, output, only=output_users)
   if match.stat_outputs is not None:  # the moving averages now follow the statistics above
     batch_mean, batch_variance = match.stat_outputs
-    gm.reroute(batch_mean, mean, excluding=new_ops)
-    gm.reroute(batch_variance, unbiased, excluding=new_ops)
+    gm.reroute(batch_mean, mean, only=stat_users[0])
+    gm.reroute(batch_variance, unbiased, only=stat_users[1])

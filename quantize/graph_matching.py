@@ -11,10 +11,9 @@ def context(op_name):
   return op_name.rsplit('/', 1)[0] if '/' in op_name else ''
 
 
-def consumers(tensor, excluding=()):
-  """The ops reading `tensor`, in graph order, without those in `excluding`."""
-  skip = set(id(op) for op in excluding)
-  return [op for op in tensor.consumers() if id(op) not in skip]
+def consumers(tensor):
+  """The ops reading `tensor`, in graph order."""
+  return list(tensor.consumers())
 
 
 def single_consumer(tensor, types):
@@ -23,27 +22,19 @@ def single_consumer(tensor, types):
   return found[0] if len(found) == 1 else None
 
 
-def reroute(old, new, only=None, excluding=()):
-  """Every consumer of tensor `old` (or only those in `only`) reads tensor `new` instead.
+def reroute(old, new, only):
+  """The ops in `only` read tensor `new` wherever they read tensor `old`; returns the count.
 
-  Returns the number of inputs changed. The ops that compute `new` from `old` belong in
-  `excluding`, or the rewrite would make a cycle.
+  Callers take `only` from `consumers(old)` before building `new`, so that the ops computing
+  `new` from `old` keep reading `old`.
   """
-  targets = consumers(old, excluding) if only is None else list(only)
   changed = 0
-  for op in targets:
+  for op in only:
     for index, tensor in enumerate(list(op.inputs)):
       if tensor is old:
         internals.reroute_input(op, index, new)
         changed += 1
   return changed
-
-
-def ops_built_by(fn, graph):
-  """Calls fn(); returns (its result, the ops it added to `graph`)."""
-  before = len(graph.get_operations())
-  result = fn()
-  return result, graph.get_operations()[before:]
 
 
 def through_identities(tensor):

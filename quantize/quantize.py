@@ -135,14 +135,11 @@ def _quantize_tensor(tensor, scope_name, moving_average, init_min, init_max, bit
   """Inserts one fake-quant on `tensor` and reroutes its consumers (or the ops in `only`)."""
   if _followed_by_fake_quant(tensor):
     return
-  graph = tensor.graph
-  targets = gm.consumers(tensor) if only is None else list(only)
-  before = len(graph.get_operations())
+  targets = gm.consumers(tensor) if only is None else list(only)  # before the new ops exist
   quantized = quant_ops.fake_quant(
       tensor, scope_name, moving_average=moving_average, init_min=init_min, init_max=init_max,
       num_bits=bits, narrow_range=narrow_range, **options)
-  new_ops = set(graph.get_operations()[before:])
-  gm.reroute(tensor, quantized, only=[op for op in targets if op not in new_ops])
+  gm.reroute(tensor, quantized, only=targets)
 
 
 def _join(ctx, name):

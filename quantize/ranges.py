@@ -32,10 +32,9 @@ def ranges_from_session(session, graph=None):
   """The current ranges of the `min` / `max` variables of a rewritten graph in `session`."""
   graph = graph or session.graph
   with graph.as_default():
-    variables = [v for v in tf.global_variables() if v.op.name.endswith(('/min', '/max'))]
-  values = session.run({v.op.name: v.read_value() if hasattr(v, 'read_value') else v
-                        for v in variables}) if variables else {}
-  return _pair_up(values)
+    fetches = {v.op.name: v.read_value() for v in tf.global_variables()
+               if v.op.name.endswith(('/min', '/max'))}
+  return _pair_up(session.run(fetches) if fetches else {})
 
 
 def fake_quant_scopes(graph):
