@@ -36,16 +36,20 @@ _Match = collections.namedtuple(
 def quantize(graph, is_training, weight_bits=8, activation_bits=8, symmetric=False,
              ema_decay=0.999, quant_delay=None, vars_collection=tf.GraphKeys.GLOBAL_VARIABLES,
              scope=None):
-  """Adds the fake-quant ops and their range variables to `graph`, in place."""
-  options = dict(is_training=is_training, symmetric=symmetric, ema_decay=ema_decay,
-                 quant_delay=quant_delay, vars_collection=vars_collection)
+  """Adds the fake-quant ops and their range variables to `graph`, in place.
+
+  `symmetric` makes the weight ranges symmetric (zero point 0, what int8 TFLite kernels need);
+  activation ranges stay asymmetric.
+  """
+  options = dict(is_training=is_training, ema_decay=ema_decay, quant_delay=quant_delay,
+                 vars_collection=vars_collection)
   with graph.as_default(), graph.name_scope(None):
     layers = [op for op in graph.get_operations()
               if op.type in gm.LAYER_TYPES and gm.in_scope(op, scope) and _quantizable_weight(op)]
     for layer in layers:
       match = _match(layer)
       if match is not None:
-        _insert(match, weight_bits, activation_bits, options)
+        _insert(match, weight_bits, activation_bits, symmetric, options)
     _quantize_other_ops(graph, scope, activation_bits, options)
 
 
@@ -146,11 +150,11 @@ def _join(ctx, name):
   return ctx + '/' + name if ctx else name
 
 
-def _insert(match, weight_bits, activation_bits, options):
+def _insert(match, weight_bits, activation_bits, symmetric, options):
   layer = match.layer
   ctx = gm.context(layer.name)
   _quantize_tensor(layer.inputs[1], _join(ctx, 'weights_quant'), False, -6.0, 6.0, weight_bits,
-                   True, options, only=[layer])
+                   True, dict(options, symmetric=symmetric), only=[layer])
   before_bypass = match.bias_add.outputs[0] if match.bias_add is not None else match.output
   if match.bypass is not None:
     _quantize_tensor(before_bypass, _join(ctx, 'conv_quant'), True, -6.0, 6.0, activation_bits,

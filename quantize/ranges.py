@@ -41,3 +41,27 @@ def fake_quant_scopes(graph):
   """The scopes of the FakeQuantWithMinMaxVars ops in `graph`, in graph order."""
   return [op.name.rsplit('/', 1)[0] for op in graph.get_operations()
           if op.type == 'FakeQuantWithMinMaxVars']
+
+
+def make_weight_ranges_symmetric(session, graph=None):
+  """Widens every `weights_quant` range of a rewritten graph to [-m, m], m = max(|min|, |max|).
+
+  Int8 TFLite kernels need a zero point of 0 on the weights, which the (asymmetric) ranges of
+  `create_training_graph` do not give; `experimental_create_training_graph(symmetric=True)`
+  learns symmetric ones. For a checkpoint trained asymmetrically, call this on the restored eval
+  graph before converting: the weights then lose at most one bit of resolution. Returns the
+  number of ranges changed.
+  """
+  graph = graph or session.graph
+  with graph.as_default():
+    variables = {v.op.name: v for v in tf.global_variables()}
+  changed = 0
+  for scope, (low, high) in ranges_from_session(session, graph).items():
+    if not scope.endswith('weights_quant'):
+      continue
+    extent = max(abs(low), abs(high))
+    if low != -extent or high != extent:
+      variables[scope + '/min'].load(-extent, session)
+      variables[scope + '/max'].load(extent, session)
+      changed += 1
+  return changed

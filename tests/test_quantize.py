@@ -439,58 +439,98 @@ def _train(train_set, steps, checkpoint_in, checkpoint_out, quantized, learning_
 
 
 def _eval_graph(checkpoint, quantized, batch):
+  """The eval net restored from `checkpoint`; its softmax is built before the rewrite, so that it
+  reads the fake-quantised logits (the rewrite reroutes only the consumers that exist)."""
   graph = tf.Graph()
   with graph.as_default():
     images = tf.placeholder(tf.float32, [batch, 8, 8, 1], name='input')
     logits = _small_net(images, False)
+    output = tf.nn.softmax(logits, name='output')
     if quantized:
       quantize.create_eval_graph()
-    output = tf.nn.softmax(logits, name='output')
     session = tf.Session(graph=graph)
     tf.train.Saver().restore(session, checkpoint)
-  return session, images, logits, output
+  return session, images, output
+
+
+def _tflite_accuracy(session, images, output, dtype, test_images, test_labels):
+  """Converts the restored eval graph to an integer TFLite model; returns (accuracy, #float
+  tensors). Input 0..1 images: real = (q - mean) / std with std 255 (mean 0 for uint8, -128
+  for int8). No representative data set: the ranges are the learned ones. Only the ops of the
+  graph that read the fake-quant outputs are integer: the softmax is built before the rewrite."""
+  converter = tf.lite.TFLiteConverter.from_session(session, [images], [output])
+  if dtype == tf.int8:  # with Optimize.DEFAULT the new quantizer needs int8 (or int16) input;
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]  # uint8 takes the legacy path
+  converter.inference_type = dtype
+  converter.inference_input_type = dtype
+  converter.inference_output_type = dtype
+  mean = 0.0 if dtype == tf.uint8 else -128.0
+  converter.quantized_input_stats = {'input': (mean, 255.0)}
+  interpreter = tf.lite.Interpreter(
+      model_content=converter.convert(),
+      experimental_op_resolver_type=tf.lite.experimental.OpResolverType.
+      BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+  interpreter.allocate_tensors()
+  floats = [d['name'] for d in interpreter.get_tensor_details() if d['dtype'] == np.float32]
+  input_detail = interpreter.get_input_details()[0]
+  output_detail = interpreter.get_output_details()[0]
+  assert input_detail['dtype'] == output_detail['dtype'] == dtype.as_numpy_dtype
+  info = np.iinfo(dtype.as_numpy_dtype)
+  correct = 0
+  for image, label in zip(test_images, test_labels):
+    quantized = np.clip(np.round(image * 255.0 + mean), info.min, info.max)
+    interpreter.set_tensor(input_detail['index'], quantized[None].astype(info.dtype))
+    interpreter.invoke()
+    correct += int(np.argmax(interpreter.get_tensor(output_detail['index'])) == label)
+  return correct / len(test_labels), floats
 
 
 def test_qat_on_digits_keeps_float_accuracy_and_converts_to_integer_tflite(tmp_path):
+  """Float training, QAT fine-tuning from it, then the QAT eval graph and its integer TFLite
+  models (uint8 with the learned ranges; int8 after widening the weight ranges to symmetric)
+  keep the float accuracy on held-out digits."""
   train_set, (test_images, test_labels) = _load_digits()
   float_ckpt, qat_ckpt = str(tmp_path / 'float.ckpt'), str(tmp_path / 'qat.ckpt')
   _train(train_set, 500, None, float_ckpt, quantized=False, learning_rate=0.01)
   _train(train_set, 200, float_ckpt, qat_ckpt, quantized=True, learning_rate=0.001)
 
-  session, images, float_logits, _ = _eval_graph(float_ckpt, False, len(test_labels))
-  float_out = session.run(float_logits, {images: test_images})
-  float_accuracy = np.mean(float_out.argmax(1) == test_labels)
-  session, images, qat_logits, output = _eval_graph(qat_ckpt, True, len(test_labels))
-  qat_out = session.run(qat_logits, {images: test_images})
-  qat_accuracy = np.mean(qat_out.argmax(1) == test_labels)
+  def accuracy(checkpoint, quantized):
+    session, images, output = _eval_graph(checkpoint, quantized, len(test_labels))
+    return np.mean(session.run(output, {images: test_images}).argmax(1) == test_labels)
+
+  float_accuracy = accuracy(float_ckpt, False)
+  qat_accuracy = accuracy(qat_ckpt, True)
   assert float_accuracy > 0.93, float_accuracy
   assert qat_accuracy >= float_accuracy - 0.02, (qat_accuracy, float_accuracy)
 
-  # Integer TFLite from the learned ranges, no calibration data (batch 1 graph).
-  session, images, _, output = _eval_graph(qat_ckpt, True, 1)
-  converter = tf.lite.TFLiteConverter.from_session(session, [images], [output])
-  converter.optimizations = [tf.lite.Optimize.DEFAULT]
-  converter.inference_type = tf.int8
-  converter.inference_input_type = tf.int8
-  converter.inference_output_type = tf.int8
-  converter.quantized_input_stats = {'input': (-128.0, 255.0)}  # real = (q - mean) / std
-  model = converter.convert()
-  interpreter = tf.lite.Interpreter(
-      model_content=model,
-      experimental_op_resolver_type=tf.lite.experimental.OpResolverType.
-      BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-  interpreter.allocate_tensors()
-  tensor_types = set(d['dtype'] for d in interpreter.get_tensor_details())
-  input_detail = interpreter.get_input_details()[0]
-  assert input_detail['dtype'] == np.int8
-  correct = 0
-  for image, label in zip(test_images, test_labels):
-    q = np.clip(np.round(image * 255.0 - 128.0), -128, 127).astype(np.int8)
-    interpreter.set_tensor(input_detail['index'], q[None])
-    interpreter.invoke()
-    correct += int(np.argmax(interpreter.get_tensor(interpreter.get_output_details()[0]['index']))
-                   == label)
-  int_accuracy = correct / len(test_labels)
-  print('float %.4f qat %.4f int8 tflite %.4f types %s' % (
-      float_accuracy, qat_accuracy, int_accuracy, tensor_types))
-  assert int_accuracy >= qat_accuracy - 0.02, (int_accuracy, qat_accuracy)
+  session, images, output = _eval_graph(qat_ckpt, True, 1)
+  uint8_accuracy, floats = _tflite_accuracy(session, images, output, tf.uint8, test_images,
+                                            test_labels)
+  assert not floats, floats  # fully integer
+  assert ranges.make_weight_ranges_symmetric(session) > 0
+  int8_accuracy, floats = _tflite_accuracy(session, images, output, tf.int8, test_images,
+                                           test_labels)
+  assert not floats, floats
+  print('held-out accuracy: float %.4f, QAT graph %.4f, uint8 TFLite %.4f, int8 TFLite %.4f'
+        % (float_accuracy, qat_accuracy, uint8_accuracy, int8_accuracy))
+  assert uint8_accuracy >= qat_accuracy - 0.01, (uint8_accuracy, qat_accuracy)
+  assert int8_accuracy >= qat_accuracy - 0.01, (int8_accuracy, qat_accuracy)
+
+
+def test_int8_tflite_from_symmetric_qat_graph(tmp_path):
+  """experimental_create_training_graph(symmetric=True) learns int8-ready weight ranges."""
+  with tf.Graph().as_default() as graph:
+    images = tf.placeholder(tf.float32, [8, 8, 8, 1])
+    logits = _small_net(images, True)
+    quantize.experimental_create_training_graph(symmetric=True)
+    session = _new_session(graph)
+    for seed in range(3):
+      session.run(logits, {images: np.random.RandomState(seed).rand(8, 8, 8, 1)})
+    learned = ranges.ranges_from_session(session)
+    tf.train.Saver().save(session, str(tmp_path / 'sym.ckpt'))
+  for scope, (low, high) in learned.items():
+    if scope.endswith('weights_quant'):
+      assert low == -high and high > 0, (scope, low, high)
+  session, images, output = _eval_graph(str(tmp_path / 'sym.ckpt'), True, 1)
+  with session.graph.as_default():
+    assert ranges.make_weight_ranges_symmetric(session) == 0
