@@ -29,10 +29,12 @@ FUSED_TYPES = ('FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3')
 # mean, variance: the statistics the batch norm used (None when computed here: fused training);
 # moving_mean, moving_variance: reads of the moving averages (training) or None;
 # updates: {'mean'|'variance': (update Mul op, index of its decay input)} (training);
-# stat_outputs: fused training only, (batch mean, batch variance) outputs of the batch norm op.
+# stat_outputs: fused training only, (batch mean, batch variance) outputs of the batch norm op;
+# group: (Split, [Conv2D], ConcatV2) of a grouped convolution (ShuffleNet V1), or None.
 _Match = collections.namedtuple('_Match', [
     'layer', 'batch_to_space', 'normalized', 'output', 'gamma', 'beta', 'epsilon', 'mean',
-    'variance', 'training', 'moving_mean', 'moving_variance', 'updates', 'stat_outputs', 'name'])
+    'variance', 'training', 'moving_mean', 'moving_variance', 'updates', 'stat_outputs', 'name',
+    'group'])
 
 
 def fold_batch_norms(graph, is_training, freeze_batch_norm_delay=None, scope=None):
@@ -47,15 +49,21 @@ def fold_batch_norms(graph, is_training, freeze_batch_norm_delay=None, scope=Non
 # ---------------------------------------------------------------------------------- matching
 
 def _layer_chain(tensor):
-  """Walks back from a batch norm input to the layer: [Identity] <- [BatchToSpaceND] <- layer."""
+  """Walks back from a batch norm input to the layer: [Identity] <- [BatchToSpaceND] <- layer,
+  or to the concat of a grouped convolution. Returns (layer, batch_to_space, group): the layer
+  is the first conv of a group, group = (Split, [convs], ConcatV2) or None."""
   batch_to_space = None
   tensor = gm.through_identities(tensor)
   if tensor.op.type == 'BatchToSpaceND':
     batch_to_space = tensor.op
     tensor = gm.through_identities(tensor.op.inputs[0])
+  grouped = gm.grouped_layer(tensor.op)
+  if grouped is not None:
+    split, convs = grouped
+    return convs[0], batch_to_space, (split, convs, tensor.op)
   if tensor.op.type not in gm.LAYER_TYPES:
-    return None, None
-  return tensor.op, batch_to_space
+    return None, None, None
+  return tensor.op, batch_to_space, None
 
 
 def _moving_average_update(batch_stat):
@@ -99,7 +107,7 @@ def _fused_matches(graph, scope):
     if source.op.type == 'Reshape':  # rank-2 input (fully connected), reshaped to rank 4
       reshape_in = source.op
       source = source.op.inputs[0]
-    layer, batch_to_space = _layer_chain(source)
+    layer, batch_to_space, group = _layer_chain(source)
     if layer is None:
       continue
     output = bn.outputs[0]
@@ -120,7 +128,7 @@ def _fused_matches(graph, scope):
         mean=None if training else bn.inputs[3], variance=None if training else bn.inputs[4],
         training=training, moving_mean=moving_mean, moving_variance=moving_variance,
         updates=updates, stat_outputs=(bn.outputs[1], bn.outputs[2]) if training else None,
-        name=bn.name))
+        name=bn.name, group=group))
   return matches
 
 
@@ -179,6 +187,9 @@ def _unfused_matches(graph, scope):
     for op in layer.outputs[0].consumers():
       if op.type == 'BatchToSpaceND':
         candidates.append(op.outputs[0])
+      grouped = gm.grouped_layer(op)
+      if grouped is not None and grouped[1][0] is layer:
+        candidates.append(op.outputs[0])
     for normalized in candidates:
       for identity in list(normalized.consumers()):
         if identity.type == 'Identity':
@@ -209,12 +220,12 @@ def _unfused_match(layer, normalized, scale_mul):
   training = not gm.is_variable_read(variance)
   moving_mean, moving_variance, updates = _moving_statistics(
       training, mean, variance, add.name, layer.name)
-  _, batch_to_space = _layer_chain(normalized)
+  _, batch_to_space, group = _layer_chain(normalized)
   return _Match(layer=layer, batch_to_space=batch_to_space, normalized=normalized,
                 output=add.outputs[0], gamma=gamma, beta=beta, epsilon=epsilon, mean=mean,
                 variance=variance, training=training, moving_mean=moving_mean,
                 moving_variance=moving_variance, updates=updates, stat_outputs=None,
-                name=add.name)
+                name=add.name, group=group)
 
 
 def _check_nothing_left(graph, scope, folded):
@@ -229,11 +240,33 @@ def _check_nothing_left(graph, scope, folded):
 # ----------------------------------------------------------------------------------- folding
 
 def _clone(op, inputs, name):
-  """A copy of `op` (same type and attributes) on new inputs, named `name` in the current scope."""
+  """A copy of `op` (same type and attributes) on new inputs, named `name` in the current scope;
+  returns the copy's outputs."""
   attrs = {key: value for key, value in op.node_def.attr.items()}
   clone = op.graph.create_op(op.type, inputs, [t.dtype for t in op.outputs], name=name,
                              attrs=attrs)
-  return clone.outputs[0]
+  return clone.outputs
+
+
+def _fold_name(op):
+  return op.name.rsplit('/', 1)[-1] + '_Fold'
+
+
+def _folded_layer(match, folded_weight):
+  """The layer (or grouped layer, or atrous layer) computed again with the folded weight."""
+  layer = match.layer
+  if match.group is None:
+    output = _clone(layer, [layer.inputs[0], folded_weight], _fold_name(layer))[0]
+  else:
+    split, convs, concat = match.group
+    parts = _clone(split, [split.inputs[0], folded_weight], _fold_name(split))
+    outputs = [_clone(conv, [conv.inputs[0], part], _fold_name(conv))[0]
+               for conv, part in zip(convs, parts)]
+    output = _clone(concat, outputs + [concat.inputs[-1]], _fold_name(concat))[0]
+  if match.batch_to_space is not None:
+    bts = match.batch_to_space
+    output = _clone(bts, [output] + list(bts.inputs[1:]), _fold_name(bts))[0]
+  return output
 
 
 def _per_output_channel(vector, layer, weight, name):
@@ -262,7 +295,7 @@ def _fold(graph, match, is_training, freeze_delay):
   layer = match.layer
   ctx = gm.context(layer.name)
   scope_prefix = ctx + '/' if ctx else ''
-  weight = layer.inputs[1]
+  weight = layer.inputs[1] if match.group is None else match.group[0].inputs[1]
   training = is_training and match.training
   # The consumers to reroute, taken before any op of the fold exists.
   output_users = gm.consumers(match.output)
@@ -312,12 +345,7 @@ def _fold(graph, match, is_training, freeze_delay):
     if training:
       weight = tf.multiply(correction_reshape, weight, name='correction_mult')
     folded_weight = tf.multiply(mult_reshape, weight, name='mul_fold')
-    base = layer.name.rsplit('/', 1)[-1]
-    output = _clone(layer, [layer.inputs[0], folded_weight], base + '_Fold')
-    if match.batch_to_space is not None:
-      bts = match.batch_to_space
-      output = _clone(bts, [output] + list(bts.inputs[1:]),
-                      bts.name.rsplit('/', 1)[-1] + '_Fold')
+    output = _folded_layer(match, folded_weight)
     if training:
       output = tf.multiply(output, correction_recip, name='post_conv_mul')
       if correction_offset is not None:

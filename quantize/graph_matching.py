@@ -54,6 +54,33 @@ def is_variable_read(tensor):
   return False
 
 
+def grouped_layer(concat):
+  """(Split op, [conv ops]) of a grouped convolution `concat(conv(x_g, split(w)[g]))`, or None.
+
+  The groups are concatenated on the last (channel) axis, in the order the weight was split.
+  """
+  if concat.type != 'ConcatV2':
+    return None
+  values, axis = list(concat.inputs[:-1]), concat.inputs[-1]
+  convs = [t.op for t in values]
+  if len(convs) < 2 or any(op.type != 'Conv2D' or t is not op.outputs[0]
+                           for op, t in zip(convs, values)):
+    return None
+  split = convs[0].inputs[1].op
+  if split.type != 'Split' or [op.inputs[1] for op in convs] != list(split.outputs):
+    return None
+  rank = values[0].shape.ndims
+  if axis.op.type != 'Const' or rank is None:
+    return None
+  concat_axis = int(axis.op.get_attr('value').int_val[0]) if axis.op.get_attr(
+      'value').int_val else None
+  split_axis = split.inputs[0].op.get_attr('value').int_val if split.inputs[0].op.type == \
+      'Const' else None
+  if concat_axis not in (rank - 1, -1) or not split_axis or split_axis[0] not in (3, -1):
+    return None
+  return split, convs
+
+
 def in_scope(op, scope):
   return not scope or op.name == scope or op.name.startswith(scope.rstrip('/') + '/')
 

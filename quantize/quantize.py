@@ -1,7 +1,8 @@
 """Inserts fake-quant ops on the weights and activations of every layer of a (folded) graph.
 
 A layer is a Conv2D / DepthwiseConv2dNative / MatMul whose weight is read from a variable or is a
-folded weight (`mul_fold`). From it the pass follows
+folded weight (`mul_fold`), or a grouped convolution (the weight split into per-group Conv2Ds whose
+outputs are concatenated; its weight is quantised once, before the split). From it the pass follows
   layer -> [BatchToSpaceND] -> [post_conv_mul -> [correction_add]] -> [bias add]
         -> [bypass Add] -> [activation Relu | Relu6 | Identity] -> [post-activation bypass Add]
 and quantises, under the layer's scope `ctx` (its op name minus the last component):
@@ -27,10 +28,12 @@ _ACTIVATION_TYPES = ('Relu', 'Relu6', 'Identity')
 _PASS_THROUGH_TYPES = ('Reshape', 'Identity', 'SpaceToBatchND', 'BatchToSpaceND', 'MaxPool', 'Max')
 _FOLD_SUFFIXES = ('add_fold', 'mul_fold', 'post_conv_mul', 'correction_add', 'correction_mult')
 
-# layer: the layer op; output: the tensor after the layer, the BatchToSpaceND and the correction;
-# bias_add, bypass, activation, post_bypass: ops or None; separable: a layer feeding a layer.
-_Match = collections.namedtuple(
-    '_Match', ['layer', 'output', 'bias_add', 'bypass', 'activation', 'post_bypass'])
+# ctx: the layer's scope; weight: its weight tensor, read by the op `weight_user` (the layer, or
+# the Split of a grouped convolution); output: the tensor after the layer (or the concat of the
+# groups), the BatchToSpaceND and the correction; bias_add, bypass, activation, post_bypass: ops
+# or None.
+_Match = collections.namedtuple('_Match', ['ctx', 'weight', 'weight_user', 'output', 'bias_add',
+                                           'bypass', 'activation', 'post_bypass'])
 
 
 def quantize(graph, is_training, weight_bits=8, activation_bits=8, symmetric=False,
@@ -44,17 +47,24 @@ def quantize(graph, is_training, weight_bits=8, activation_bits=8, symmetric=Fal
   options = dict(is_training=is_training, ema_decay=ema_decay, quant_delay=quant_delay,
                  vars_collection=vars_collection)
   with graph.as_default(), graph.name_scope(None):
-    layers = [op for op in graph.get_operations()
-              if op.type in gm.LAYER_TYPES and gm.in_scope(op, scope) and _quantizable_weight(op)]
+    layers = []
+    for op in graph.get_operations():
+      if not gm.in_scope(op, scope):
+        continue
+      if op.type in gm.LAYER_TYPES and _quantizable_weight(op.inputs[1]):
+        layers.append((gm.context(op.name), op.inputs[1], op, op.outputs[0]))
+      grouped = gm.grouped_layer(op)
+      if grouped is not None and _quantizable_weight(grouped[0].inputs[1]):
+        split, convs = grouped
+        layers.append((gm.context(convs[0].name), split.inputs[1], split, op.outputs[0]))
     for layer in layers:
-      match = _match(layer)
+      match = _match(*layer)
       if match is not None:
         _insert(match, weight_bits, activation_bits, symmetric, options)
     _quantize_other_ops(graph, scope, activation_bits, options)
 
 
-def _quantizable_weight(layer):
-  weight = layer.inputs[1]
+def _quantizable_weight(weight):
   if weight.op.type == 'Mul' and weight.op.name.endswith('mul_fold'):
     return True
   return gm.is_variable_read(weight)
@@ -94,8 +104,7 @@ def _is_bypass(op, tensor):
           and _rank(other) == _rank(tensor) and _rank(other) >= 2)
 
 
-def _match(layer):
-  tensor = layer.outputs[0]
+def _match(ctx, weight, weight_user, tensor):
   if not tensor.consumers():
     return None
   op = _next_op(tensor, lambda o: o.type == 'BatchToSpaceND')
@@ -127,7 +136,7 @@ def _match(layer):
   if bias_add is None and activation is None and bypass is None:
     if not any(o.type in gm.LAYER_TYPES and o.inputs[0] is output for o in output.consumers()):
       return None  # not a layer the rewrite quantises (e.g. the batch statistics' conv)
-  return _Match(layer, output, bias_add, bypass, activation, post_bypass)
+  return _Match(ctx, weight, weight_user, output, bias_add, bypass, activation, post_bypass)
 
 
 def _followed_by_fake_quant(tensor):
@@ -151,10 +160,9 @@ def _join(ctx, name):
 
 
 def _insert(match, weight_bits, activation_bits, symmetric, options):
-  layer = match.layer
-  ctx = gm.context(layer.name)
-  _quantize_tensor(layer.inputs[1], _join(ctx, 'weights_quant'), False, -6.0, 6.0, weight_bits,
-                   True, dict(options, symmetric=symmetric), only=[layer])
+  ctx = match.ctx
+  _quantize_tensor(match.weight, _join(ctx, 'weights_quant'), False, -6.0, 6.0, weight_bits,
+                   True, dict(options, symmetric=symmetric), only=[match.weight_user])
   before_bypass = match.bias_add.outputs[0] if match.bias_add is not None else match.output
   if match.bypass is not None:
     _quantize_tensor(before_bypass, _join(ctx, 'conv_quant'), True, -6.0, 6.0, activation_bits,

@@ -165,7 +165,7 @@ def _run_float_then_rewritten(build, rewrite, runs, feed=None):
 
 
 FAMILIES = ['mobilenet_v1_025', 'mobilenet_v2', 'mobilenet_v3_small', 'inception_v1',
-            'resnet_v1_50', 'shufflenet_v2']
+            'resnet_v1_50', 'shufflenet_v1', 'shufflenet_v2']
 
 
 @pytest.mark.parametrize('name', FAMILIES)
