@@ -1,4 +1,17 @@
-"""Reads the learned quantisation ranges back, for export (one (min, max) per fake-quant scope)."""
+"""Reads the learned quantisation ranges back, for export (one (min, max) per fake-quant scope).
+
+Integer TFLite from a restored `create_eval_graph` graph, no calibration data (checked on TF 2.21
+by tests/test_quantize.py): build every output op (softmax, identity) before the rewrite, so that
+it reads the fake-quantised tensors, then `tf.compat.v1.lite.TFLiteConverter.from_session` with
+`inference_type`, `inference_input_type` and `inference_output_type` all uint8 or all int8 and
+`quantized_input_stats = {input_name: (mean, std)}` (real = (q - mean) / std).
+- uint8: leave `optimizations` empty (with `Optimize.DEFAULT` the converter wants int8/int16
+  input); the asymmetric ranges of `create_training_graph` work as learned.
+- int8: `optimizations = [tf.lite.Optimize.DEFAULT]` or none; the int8 kernels need weight
+  zero points of 0: train with `experimental_create_training_graph(symmetric=True)`, or call
+  `make_weight_ranges_symmetric` on the restored eval graph before converting.
+`Optimize.DEFAULT` alone (no `inference_type`) gives a float-input model with float activations.
+"""
 import collections
 
 import tensorflow.compat.v1 as tf
