@@ -487,14 +487,19 @@ def test_qat_on_digits_keeps_float_accuracy_and_converts_to_integer_tflite(tmp_p
   _train(train_set, 500, None, float_ckpt, quantized=False, learning_rate=0.01)
   _train(train_set, 200, float_ckpt, qat_ckpt, quantized=True, learning_rate=0.001)
 
-  def accuracy(checkpoint, quantized):
+  def probabilities(checkpoint, quantized):
     session, images, output = _eval_graph(checkpoint, quantized, len(test_labels))
-    return np.mean(session.run(output, {images: test_images}).argmax(1) == test_labels)
+    return session.run(output, {images: test_images})
 
-  float_accuracy = accuracy(float_ckpt, False)
-  qat_accuracy = accuracy(qat_ckpt, True)
+  float_accuracy = np.mean(probabilities(float_ckpt, False).argmax(1) == test_labels)
+  qat_probabilities = probabilities(qat_ckpt, True)
+  qat_accuracy = np.mean(qat_probabilities.argmax(1) == test_labels)
   assert float_accuracy > 0.93, float_accuracy
   assert qat_accuracy >= float_accuracy - 0.02, (qat_accuracy, float_accuracy)
+  # The same QAT weights without fake quantisation (float graph): within quantisation error.
+  unquantized = probabilities(qat_ckpt, False)
+  assert np.abs(unquantized - qat_probabilities).mean() < 0.02
+  assert np.mean(unquantized.argmax(1) == qat_probabilities.argmax(1)) > 0.97
 
   session, images, output = _eval_graph(qat_ckpt, True, 1)
   uint8_accuracy, floats = _tflite_accuracy(session, images, output, tf.uint8, test_images,
