@@ -187,6 +187,30 @@ def test_training_rewrite_equals_float_before_the_delay(name):
   assert np.all(np.isfinite(q_outs[2]))
 
 
+def test_atrous_depthwise_conv_folds_through_batch_to_space():
+  """output_stride=8: the dilated depthwise convs are SpaceToBatchND -> depthwise ->
+  BatchToSpaceND; the fold clones the BatchToSpaceND and stays exact."""
+  from nets import mobilenet_v1
+  images = _images()
+
+  def build():
+    with slim.arg_scope(mobilenet_v1.mobilenet_v1_arg_scope(is_training=True)):
+      net, _ = mobilenet_v1.mobilenet_v1_base(tf.constant(images), depth_multiplier=0.25,
+                                              output_stride=8)
+    return net
+
+  def rewrite():
+    quantize.create_training_graph(quant_delay=5)
+    graph = tf.get_default_graph()
+    scope = 'MobilenetV1/Conv2d_7_depthwise'
+    assert graph.get_operation_by_name(scope + '/BatchToSpaceND_Fold')
+    assert scope + '/weights_quant' in ranges.fake_quant_scopes(graph)
+
+  (float_outs, _), (q_outs, _) = _run_float_then_rewritten(build, rewrite, runs=1)
+  scale = np.abs(float_outs[0]).max()
+  np.testing.assert_allclose(q_outs[0], float_outs[0], atol=1e-4 * scale, rtol=1e-3)
+
+
 @pytest.mark.parametrize('name', ['mobilenet_v1_025'])
 def test_eval_fold_equals_float(name):
   """Eval-mode fold with the moving statistics (set to random values) equals the float net."""
