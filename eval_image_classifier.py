@@ -20,8 +20,8 @@ flags.DEFINE_string('checkpoint_path', '/tmp/tfmodel/',
 flags.DEFINE_string('eval_dir', '/tmp/tfmodel/',
                     'Folder for the TensorBoard summaries and per_class_accuracy.json.')
 shared_flags.define_image_size_flag('eval_image_size', 'Side of the evaluated images.')
-flags.DEFINE_bool('quantize', False, 'Evaluate a quantised graph: refused, TensorFlow 2 has no '
-                  'tf.contrib.quantize (evaluate a TFLite export instead).')
+flags.DEFINE_bool('quantize', False, 'Whether to evaluate the quantized graph (of a '
+                  'checkpoint trained with --quantize_delay).')
 flags.DEFINE_integer('eval_interval_secs', 0, '(new) With a --checkpoint_path folder: keep '
                      'evaluating each new checkpoint, waiting at least this many seconds between '
                      'evaluations (0 = evaluate once).', lower_bound=0)

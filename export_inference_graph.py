@@ -15,8 +15,8 @@ flags.DEFINE_integer('batch_size', None, 'Batch dimension of the input placehold
 shared_flags.define_dataset_name_flag('Data set whose class count sizes the logits.')
 flags.DEFINE_string('output_file', '', 'Where to write the GraphDef.')
 flags.DEFINE_string('dataset_dir', '', 'Folder of the data set (only its class count is used).')
-flags.DEFINE_bool('quantize', False, 'Quantised export: refused, TensorFlow 2 has no '
-                  'tf.contrib.quantize (use export_model.py --format=tflite).')
+flags.DEFINE_bool('quantize', False, 'Whether to export the quantized graph (for a checkpoint '
+                  'trained with --quantize_delay; freeze_graph.py keeps its FakeQuant ops).')
 flags.DEFINE_bool('is_video_model', False, 'The network takes 5-D video input.')
 flags.DEFINE_integer('num_frames', None, 'Frames per clip of a video model.', lower_bound=1)
 flags.DEFINE_bool('write_text_graphdef', False, 'Write a text GraphDef instead of a binary one.')
@@ -32,8 +32,6 @@ FLAGS = flags.FLAGS
 def main(_):
   from image_classifier import exporting
   from image_classifier import model_info
-  if FLAGS.quantize:
-    shared_flags.refuse_quantize('--quantize')
   # Only the class count is needed: the split's files need not exist.
   num_classes = FLAGS.num_classes or (
       model_info.dataset_num_classes(FLAGS.dataset_name, FLAGS.dataset_dir) - FLAGS.labels_offset)
@@ -43,7 +41,7 @@ def main(_):
       is_video_model=FLAGS.is_video_model, num_frames=FLAGS.num_frames,
       final_endpoint=FLAGS.final_endpoint, write_text_graphdef=FLAGS.write_text_graphdef,
       extra_info={'dataset_name': FLAGS.dataset_name, 'dataset_dir': FLAGS.dataset_dir,
-                  'labels_offset': FLAGS.labels_offset})
+                  'labels_offset': FLAGS.labels_offset}, quantized=FLAGS.quantize)
   print('Wrote %s (%s, %d classes)\n  input node:  %s %s\n  output node: %s\n  node names: %s'
         % (FLAGS.output_file, FLAGS.model_name, num_classes, info['input'], info['input_shape'],
            info['output'], exporting.nodes_file(FLAGS.output_file)))

@@ -5,10 +5,15 @@ r"""One command from a checkpoint to a served model: a SavedModel, a TFLite file
 
   python export_model.py ... --format=tflite --tflite_quantization=int8 --output_file=/tmp/mnv2.tflite
 
+  python export_model.py ... --checkpoint_path=/tmp/qat_train --format=tflite --quantize \
+      --tflite_quantization=uint8 --output_file=/tmp/mnv1_uint8.tflite
+
 The SavedModel's `serving_default` signature takes encoded photos (`image_bytes`) and returns the
 top-5 `classes`, `names`, `scores` and the `logits`, with the model's evaluation preprocessing inside.
 The TFLite model takes a preprocessed float image batch; int8 quantisation is calibrated on images of
---dataset_split_name. Compare the forms' accuracy with eval_exported_model.py.
+--dataset_split_name. With --quantize (a checkpoint trained with --quantize_delay) the model is fully
+integer (int8 or uint8 input and output) from the ranges learned in training, with no calibration.
+Compare the forms' accuracy with eval_exported_model.py.
 """
 from absl import flags
 
@@ -26,9 +31,12 @@ flags.DEFINE_string('dataset_dir', None, 'Folder of the data set: labels.txt nam
 flags.DEFINE_enum('format', 'saved_model', ['saved_model', 'tflite', 'frozen_graph'],
                   'What to write.')
 flags.DEFINE_string('output_file', None, 'Output path (a new folder for a SavedModel).')
-flags.DEFINE_enum('tflite_quantization', 'none', ['none', 'float16', 'int8'],
+flags.DEFINE_enum('tflite_quantization', 'none', ['none', 'float16', 'int8', 'uint8'],
                   'TFLite weights: float32 (none), float16, or full-integer int8 (post-training, '
-                  'calibrated on the data set).')
+                  'calibrated on the data set); with --quantize, int8 or uint8 from the learned '
+                  'ranges.')
+flags.DEFINE_bool('quantize', False, 'The checkpoint comes from quantization-aware training '
+                  '(--quantize_delay): with --format=tflite, a fully integer model from its ranges.')
 shared_flags.define_image_size_flag('image_size', 'Input side.')
 flags.DEFINE_enum('preprocessing_name', None, shared_flags.PREPROCESSING_NAMES,
                   'Preprocessing (default: the model\'s own).')
@@ -52,7 +60,8 @@ def main(_):
                          quantization=FLAGS.tflite_quantization,
                          moving_average_decay=FLAGS.moving_average_decay,
                          dataset_split_name=FLAGS.dataset_split_name,
-                         num_calibration_images=FLAGS.num_calibration_images))
+                         num_calibration_images=FLAGS.num_calibration_images,
+                         quantized=FLAGS.quantize))
 
 
 def entry_point():

@@ -62,8 +62,9 @@ flags.DEFINE_float('ftrl_l2', 0.0, 'FTRL L2 strength.', lower_bound=0.0)
 flags.DEFINE_float('momentum', 0.9, 'Momentum of the momentum optimizer.', lower_bound=0.0)
 flags.DEFINE_float('rmsprop_momentum', 0.9, 'RMSProp momentum.', lower_bound=0.0)
 flags.DEFINE_float('rmsprop_decay', 0.9, 'RMSProp decay.', lower_bound=0.0, upper_bound=1.0)
-flags.DEFINE_integer('quantize_delay', -1, 'Step at which quantisation-aware training would start (-1 = off). TensorFlow 2 '
-                     'has no tf.contrib.quantize: values >= 0 are refused; quantise at export.', lower_bound=-1)
+flags.DEFINE_integer('quantize_delay', -1, 'Number of steps to start quantized training after '
+                     '(quantization-aware training: batch norms folded, fake-quant ops); -1 = off.',
+                     lower_bound=-1)
 flags.DEFINE_float('clip_gradient_norm', 0.0,
                    '(new) Clip gradients to this global norm; 0 = no clipping.', lower_bound=0.0)
 

@@ -20,7 +20,7 @@ from image_classifier import inputs
 from image_classifier import model_info
 from image_classifier import precision
 from image_classifier import serving
-from image_classifier import shared_flags
+import quantize
 
 TOP_K = 5
 
@@ -142,8 +142,16 @@ def evaluate_checkpoint(opts, checkpoint):
     num_classes = dataset.num_classes - opts.labels_offset
     in_top_k = tf.nn.in_top_k(logits, tf.cast(labels, tf.int32), min(TOP_K, num_classes))
     fetches = [tf.argmax(logits, 1), labels, in_top_k]
+    var_map = _restore_map(opts, global_step)
+    if opts.quantize:
+      # After the fetches, so that they read the fake-quantised logits, as the exported models do.
+      quantize.create_eval_graph()
+      # The learned ranges (not model variables: no moving-average shadows) under their own names;
+      # the training checkpoint's zero-debias and step-counter variables are not in this graph.
+      restored = {v.op.name for v in var_map.values()}
+      var_map.update({v.op.name: v for v in tf.global_variables() if v.op.name not in restored})
 
-    var_map = checkpoints.check_fits(checkpoint, _restore_map(opts, global_step), fix_flag=None)
+    var_map = checkpoints.check_fits(checkpoint, var_map, fix_flag=None)
     creator = tf.train.ChiefSessionCreator(
         scaffold=tf.train.Scaffold(saver=tf.train.Saver(var_map)), master=opts.master,
         checkpoint_filename_with_path=checkpoint,
@@ -164,8 +172,6 @@ def evaluate(opts):
   """Evaluates once, or (with --eval_interval_secs) every new checkpoint of a training folder."""
   if not opts.dataset_dir:
     raise UserError('You must supply the dataset directory with --dataset_dir')
-  if opts.quantize:
-    shared_flags.refuse_quantize('--quantize')
   tf.logging.set_verbosity(tf.logging.INFO)
   # The data set is checked first: a missing split is named even before any checkpoint exists.
   dataset_factory.get_dataset(opts.dataset_name, opts.dataset_split_name, opts.dataset_dir)

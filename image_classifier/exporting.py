@@ -9,7 +9,8 @@
     already preprocessed float images. Loads with `tf.saved_model.load` and TF Serving.
   - TFLite: float32, float16 weights, or full-integer int8 (post-training quantisation calibrated on
     images of the data set, decoded and preprocessed as at evaluation). Input: one preprocessed
-    image batch `input`; outputs `logits` and `probabilities`.
+    image batch `input`; outputs `logits` and `probabilities`. From a quantization-aware training
+    checkpoint (`quantized`): full-integer int8 or uint8 from the learned ranges, no calibration.
   - Frozen GraphDef (`input` -> `logits`, `probabilities`): the inference graph frozen by `freeze`.
 
 Every file gets a JSON description beside it (`nodes_file`) so that label_image.py and the exported
@@ -30,9 +31,18 @@ from image_classifier import checkpoints
 from image_classifier import inputs
 from image_classifier import model_info
 from image_classifier.model_info import INPUT, LOGITS, PROBABILITIES
+from preprocessing import preprocessing_factory
+import quantize
+from quantize import ranges
 
 FORMATS = ('saved_model', 'tflite', 'frozen_graph')
 QUANTIZATIONS = ('none', 'float16', 'int8')
+QAT_QUANTIZATIONS = ('int8', 'uint8')  # from the ranges of a quantization-aware checkpoint
+# Preprocessings whose output is the pixels scaled to [-1, 1] ((v - 127.5) / 127.5 or
+# (v - 128) / 128): the one input range an integer model can be told without calibration data.
+_UNIT_RANGE_PREPROCESSINGS = ('inception_preprocessing', 'lenet_preprocessing')
+# quantized_input_stats (mean, std), real = (q - mean) / std, of a [-1, 1] input.
+_UNIT_RANGE_STATS = {'uint8': (128.0, 127.5), 'int8': (0.0, 127.5)}
 BYTES_KEY = 'image_bytes'
 SAVED_MODEL_INFO = os.path.join('assets.extra', 'slim_model.json')
 INPUT_NODE = INPUT
@@ -70,8 +80,12 @@ def prediction_node(end_points, logits):
 
 def export_graph(model_name, output_file, num_classes, is_training=False, image_size=None,
                  batch_size=None, use_grayscale=False, is_video_model=False, num_frames=None,
-                 final_endpoint=None, write_text_graphdef=False, extra_info=None):
-  """Writes the network's inference GraphDef with a float `input` placeholder; returns node names."""
+                 final_endpoint=None, write_text_graphdef=False, extra_info=None, quantized=False):
+  """Writes the network's inference GraphDef with a float `input` placeholder; returns node names.
+
+  `quantized` (--quantize): rewritten by `quantize.create_eval_graph`, for a quantization-aware
+  training checkpoint; `freeze` then turns the learned ranges into constants of the FakeQuant ops.
+  """
   if not output_file:
     raise UserError('You must supply the path to save to with --output_file')
   if is_video_model and not num_frames:
@@ -91,6 +105,8 @@ def export_graph(model_name, output_file, num_classes, is_training=False, image_
       output = end_points[final_endpoint].op.name
     else:
       output = prediction_node(end_points, logits)
+    if quantized:
+      quantize.create_eval_graph()
     graph_def = graph.as_graph_def()
   directory = os.path.dirname(output_file) or '.'
   tf.io.gfile.makedirs(directory)
@@ -98,6 +114,8 @@ def export_graph(model_name, output_file, num_classes, is_training=False, image_
                           if write_text_graphdef else graph_def.SerializeToString())
   info = {'model_name': model_name, 'input': INPUT_NODE, 'output': output,
           'input_shape': shape, 'num_classes': num_classes, 'image_size': size}
+  if quantized:
+    info['quantize'] = True
   info.update(extra_info or {})
   write_nodes(output_file, info)
   return info
@@ -244,17 +262,61 @@ def representative_images(info, dataset_split_name='train', num_images=100):
   return np.concatenate(out)[:num_images]
 
 
+def check_quantization(quantization, quantized=False):
+  """--tflite_quantization must suit the checkpoint: post-training for a float one (`none`,
+  `float16`, `int8`), integer from the learned ranges for a quantization-aware one (--quantize)."""
+  allowed = QAT_QUANTIZATIONS if quantized else QUANTIZATIONS
+  if quantization not in allowed:
+    raise UserError('--tflite_quantization=%s%s: use one of %s'
+                    % (quantization, ' with --quantize' if quantized else '', ', '.join(allowed))
+                    + ('' if quantized or quantization not in QAT_QUANTIZATIONS else
+                       ' (uint8 is for a quantization-aware training checkpoint: add --quantize)'))
+
+
+def _learned_range_input_stats(info, quantization):
+  """quantized_input_stats of the `input` placeholder, which no fake-quant op measures: known for
+  the preprocessings that scale the pixels to [-1, 1]."""
+  module = preprocessing_factory.get_module(info.preprocessing_name).__name__.rsplit('.', 1)[-1]
+  if module not in _UNIT_RANGE_PREPROCESSINGS:
+    raise UserError('--quantize: an integer input needs the range of the preprocessed images, '
+                    'known only for the preprocessings scaling them to [-1, 1] (inception, lenet); '
+                    '%s uses %s' % (info.preprocessing_name, module))
+  return {INPUT: _UNIT_RANGE_STATS[quantization]}
+
+
+def _integer_from_learned_ranges(converter, info, quantization):
+  """Fully integer conversion of a restored `create_eval_graph` graph (quantize.ranges says why)."""
+  if quantization == 'int8':
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  dtype = tf.as_dtype(quantization)
+  converter.inference_type = dtype
+  converter.inference_input_type = dtype
+  converter.inference_output_type = dtype
+  converter.quantized_input_stats = _learned_range_input_stats(info, quantization)
+
+
 def export_tflite(info, checkpoint, output_file, quantization='none', moving_average_decay=None,
-                  calibration_images=None):
-  """Writes a TFLite flatbuffer: `input` [N, size, size, 3] -> `logits`, `probabilities`."""
-  if quantization not in QUANTIZATIONS:
-    raise UserError('--tflite_quantization=%s: use one of %s' % (quantization, ', '.join(QUANTIZATIONS)))
-  if quantization == 'int8' and calibration_images is None:
+                  calibration_images=None, quantized=False):
+  """Writes a TFLite flatbuffer: `input` [N, size, size, 3] -> `logits`, `probabilities`.
+
+  `quantized`: `checkpoint` comes from quantization-aware training; the graph is rewritten by
+  `quantize.create_eval_graph` and converted to an int8 or uint8 model with the learned ranges.
+  """
+  check_quantization(quantization, quantized)
+  if quantization == 'int8' and not quantized and calibration_images is None:
     raise UserError('int8 quantisation needs calibration images (--dataset_dir with TFRecords)')
-  session, images, logits, probabilities = model_info.session_with_model(info, checkpoint, moving_average_decay)
+  session, images, logits, probabilities = model_info.session_with_model(
+      info, checkpoint, moving_average_decay, quantized=quantized)
   with session:
+    if quantized and quantization == 'int8':
+      # The int8 kernels want zero-point-0 weights; before the converter, which freezes the
+      # variables' values when it is created.
+      with session.graph.as_default():
+        ranges.make_weight_ranges_symmetric(session)
     converter = tf.lite.TFLiteConverter.from_session(session, [images], [logits, probabilities])
-    if quantization == 'float16':
+    if quantized:
+      _integer_from_learned_ranges(converter, info, quantization)
+    elif quantization == 'float16':
       converter.optimizations = [tf.lite.Optimize.DEFAULT]
       converter.target_spec.supported_types = [tf.float16]
     elif quantization == 'int8':
@@ -271,7 +333,8 @@ def export_tflite(info, checkpoint, output_file, quantization='none', moving_ave
   tf.io.gfile.makedirs(os.path.dirname(output_file) or '.')
   fileio.write_atomically(output_file, data)
   write_nodes(output_file, info.as_json(format='tflite', quantization=quantization,
-                                        checkpoint=checkpoint))
+                                        checkpoint=checkpoint,
+                                        **({'quantize': True} if quantized else {})))
 
 
 def export_frozen_graph(info, checkpoint, output_file, moving_average_decay=None):
@@ -285,14 +348,22 @@ def export_frozen_graph(info, checkpoint, output_file, moving_average_decay=None
 
 
 def export(info, checkpoint_path, output_file, fmt, quantization='none', moving_average_decay=None,
-           dataset_split_name='train', num_calibration_images=100):
-  """One call from a checkpoint (file or training folder) to a served form. Returns a summary line."""
+           dataset_split_name='train', num_calibration_images=100, quantized=False):
+  """One call from a checkpoint (file or training folder) to a served form. Returns a summary line.
+
+  `quantized` (--quantize): a quantization-aware training checkpoint to an integer TFLite model.
+  """
   if fmt not in FORMATS:
     raise UserError('--format=%s: use one of %s' % (fmt, ', '.join(FORMATS)))
   if not output_file:
     raise UserError('--output_file is required')
   if quantization != 'none' and fmt != 'tflite':
     raise UserError('--tflite_quantization=%s applies to --format=tflite only' % quantization)
+  if quantized and fmt != 'tflite':
+    raise UserError('--quantize applies to --format=tflite only (for a frozen graph: '
+                    'export_inference_graph.py --quantize, then freeze_graph.py)')
+  if fmt == 'tflite':
+    check_quantization(quantization, quantized)
   checkpoint = checkpoints.resolve(checkpoint_path)
   if fmt == 'saved_model':
     export_saved_model(info, checkpoint, output_file, moving_average_decay)
@@ -300,12 +371,14 @@ def export(info, checkpoint_path, output_file, fmt, quantization='none', moving_
                for f in files)
   elif fmt == 'tflite':
     calibration = (representative_images(info, dataset_split_name, num_calibration_images)
-                   if quantization == 'int8' else None)
-    export_tflite(info, checkpoint, output_file, quantization, moving_average_decay, calibration)
+                   if quantization == 'int8' and not quantized else None)
+    export_tflite(info, checkpoint, output_file, quantization, moving_average_decay, calibration,
+                  quantized)
     size = os.path.getsize(output_file)
   else:
     export_frozen_graph(info, checkpoint, output_file, moving_average_decay)
     size = os.path.getsize(output_file)
   return ('Wrote %s (%s%s, %s from %s, %.1f MB)'
-          % (output_file, fmt, '' if quantization == 'none' else ' ' + quantization,
+          % (output_file, fmt, ('' if quantization == 'none' else ' ' + quantization)
+             + (' from the learned ranges' if quantized else ''),
              info.model_name, checkpoint, size / 2 ** 20))

@@ -17,6 +17,7 @@ from foundation.errors import UserError
 from nets import nets_factory
 from preprocessing import preprocessing_factory
 from image_classifier import checkpoints
+import quantize
 
 INPUT = 'input'
 LOGITS = 'logits'
@@ -136,20 +137,27 @@ def restore(session, checkpoint, moving_average_decay=None):
   tf.train.Saver(var_map).restore(session, checkpoint)
 
 
-def inference_graph(info, batch_size=None):
-  """A new graph with the `input` placeholder -> network; returns (graph, input, logits, probs)."""
+def inference_graph(info, batch_size=None, quantized=False):
+  """A new graph with the `input` placeholder -> network; returns (graph, input, logits, probs).
+
+  `quantized`: rewritten by `quantize.create_eval_graph` once the outputs exist (so that they read
+  the fake-quantised logits), to restore a quantization-aware training checkpoint.
+  """
   graph = tf.Graph()
   with graph.as_default():
     images = tf.placeholder(tf.float32, [batch_size, info.image_size, info.image_size, 3],
                             name=INPUT)
     logits, probabilities = network_outputs(info, images)
+    if quantized:
+      quantize.create_eval_graph()
   return graph, images, logits, probabilities
 
 
-def session_with_model(info, checkpoint, moving_average_decay=None, batch_size=None):
+def session_with_model(info, checkpoint, moving_average_decay=None, batch_size=None,
+                       quantized=False):
   """`inference_graph` in a session with the weights restored: (session, input, logits,
   probabilities); the caller closes the session."""
-  graph, images, logits, probabilities = inference_graph(info, batch_size)
+  graph, images, logits, probabilities = inference_graph(info, batch_size, quantized)
   session = tf.Session(graph=graph)
   with graph.as_default():
     restore(session, checkpoint, moving_average_decay)

@@ -129,7 +129,8 @@ class SavedModel(object):
 
 
 class TFLiteModel(object):
-  """A .tflite model run by the TFLite interpreter; int8 inputs/outputs are (de)quantised here."""
+  """A .tflite model run by the TFLite interpreter; int8 / uint8 inputs and outputs are
+  (de)quantised here."""
 
   form = 'tflite'
 
@@ -138,6 +139,17 @@ class TFLiteModel(object):
     self.info = model_info.info_from_json(recorded) if recorded.get('model_name') else None
     self.quantization = recorded.get('quantization')
     self.interpreter = tf.lite.Interpreter(model_path=path, num_threads=num_threads)
+    try:
+      self.interpreter.allocate_tensors()
+    except RuntimeError as e:
+      if 'delegate' not in str(e):
+        raise
+      # XNNPACK (the default delegate) refuses some integer models, e.g. uint8 convolutions with
+      # asymmetric weight ranges (quantization-aware training): the built-in kernels run them.
+      self.interpreter = tf.lite.Interpreter(
+          model_path=path, num_threads=num_threads,
+          experimental_op_resolver_type=(
+              tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
     self._input = self.interpreter.get_input_details()[0]
     outputs = self.interpreter.get_output_details()
     by_name = {d['name']: d for d in outputs}

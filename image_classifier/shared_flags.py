@@ -78,10 +78,3 @@ def define_image_size_flag(name, help_text):
 def split_list(text):
   """The items of a comma-separated flag value (scopes, hosts, node names, paths), blanks dropped."""
   return [item.strip() for item in (text or '').split(',') if item.strip()]
-
-
-def refuse_quantize(flag):
-  """Raises the UserError for --quantize / --quantize_delay: tf.contrib.quantize is not in TF 2."""
-  raise UserError(
-      '%s used tf.contrib.quantize, which TensorFlow 2 no longer has. Train in float and quantise '
-      'at export: export_model.py --format=tflite --tflite_quantization=int8' % flag)

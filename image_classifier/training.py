@@ -25,6 +25,7 @@ from image_classifier import inputs
 from image_classifier import shared_flags
 from image_classifier import summaries
 from image_classifier import training_hooks
+import quantize
 
 _OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'rmsprop', 'sgd')
 _DECAY_TYPES = ('exponential', 'fixed', 'polynomial')
@@ -238,6 +239,10 @@ def build_graph(opts):
   with tf.device(config.inputs_device()):
     spec, network_fn, next_batch = inputs.build_model_inputs(opts, dataset, is_training=True)
   clones = model_deploy.create_clones(config, _clone_fn(opts, next_batch, network_fn, num_classes))
+  if opts.quantize_delay >= 0:
+    # As the original: on the forward graph and losses of every clone, before the optimizer builds
+    # the gradients (so they flow through the folded weights and the fake-quant ops).
+    quantize.create_training_graph(quant_delay=opts.quantize_delay)
   first_scope = clones[0].scope
   update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS, first_scope)
   learning_rate, optimizer, averages, averaged = _optimizer(opts, config, dataset.num_samples,
@@ -336,8 +341,6 @@ def run_loop(opts, graph, hooks, scaffold, stop_hook):
 def _check_options(opts):
   if not opts.dataset_dir:
     raise UserError('You must supply the dataset directory with --dataset_dir')
-  if opts.quantize_delay >= 0:
-    shared_flags.refuse_quantize('--quantize_delay')
   check_train_dir(opts.train_dir)
   check_resumable(opts)
 
