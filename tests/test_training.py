@@ -233,11 +233,22 @@ def test_unwritable_train_dir_fails_at_start(digits_dir, tmp_path):
     training.train(_lenet_options(digits_dir, blocker / 'train'))
 
 
-def test_quantize_delay_is_refused_with_the_modern_path(digits_dir, tmp_path):
+@pytest.mark.parametrize('delay', [-1, 5])
+def test_quantize_delay_rewrites_the_graph_before_the_optimizer(delay, digits_dir, tmp_path):
+  """-1 (the default) leaves the float graph; N >= 0 adds the fake-quant ops before the gradients
+  are built (they flow through them), with the ranges as global, non-trainable variables."""
   from image_classifier import training
-  from foundation.errors import UserError
-  with pytest.raises(UserError, match='tf.contrib.quantize.*tflite'):
-    training.train(_lenet_options(digits_dir, tmp_path, quantize_delay=0))
+  with tf.Graph().as_default() as graph:
+    training.build_graph(_lenet_options(digits_dir, tmp_path, quantize_delay=delay))
+    types = [op.type for op in graph.get_operations()]
+    ranges = [v.op.name for v in tf.global_variables() if v.op.name.endswith('_quant/min')]
+    trainable = [v.op.name for v in tf.trainable_variables() if '_quant/' in v.op.name]
+  if delay < 0:
+    assert 'FakeQuantWithMinMaxVars' not in types and not ranges
+    return
+  assert types.count('FakeQuantWithMinMaxVars') >= 8, types.count('FakeQuantWithMinMaxVars')
+  assert 'FakeQuantWithMinMaxVarsGradient' in types
+  assert 'LeNet/conv1/weights_quant/min' in ranges and not trainable
 
 
 def test_labels_offset_is_suggested_for_1000_class_checkpoints(tmp_path):
