@@ -2,13 +2,11 @@
 
 The names and defaults are the original slim scripts'; where a default differs between scripts
 (batch size, split), the script passes its own. Flags added beyond the original are marked "(new)"
-in their help text. Also here: the one parser of comma-separated list values, and the one refusal
-of the original's quantisation flags.
+in their help text. Also here: the one parser of comma-separated list values.
 """
 from absl import flags
 
 from datasets import dataset_factory
-from foundation.errors import UserError
 from nets import nets_factory
 from preprocessing import preprocessing_factory
 
