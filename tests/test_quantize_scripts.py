@@ -38,7 +38,7 @@ def trained(tmp_path_factory):
                 learning_rate_decay_type='fixed', log_every_n_steps=100,
                 num_preprocessing_threads=2)
   float_checkpoint = training.train(train_options(
-      train_dir=str(root / 'float'), max_number_of_steps=300, learning_rate=0.01, **common))
+      train_dir=str(root / 'float'), max_number_of_steps=400, learning_rate=0.01, **common))
   qat_checkpoint = training.train(train_options(
       train_dir=str(root / 'qat'), checkpoint_path=float_checkpoint, max_number_of_steps=100,
       learning_rate=0.001, quantize_delay=0, **common))
@@ -61,8 +61,9 @@ def test_qat_checkpoint_evaluates_and_exports_to_integer_tflite(trained, tmp_pat
   assert 'MobilenetV1/MobilenetV1/Conv2d_1_depthwise/act_quant/max' in names
   qat_accuracy = evaluation.evaluate_checkpoint(
       _eval_options(data, tmp_path / 'eval_qat', quantize=True), qat_checkpoint)['Accuracy']
-  assert float_accuracy > 0.6, float_accuracy  # chance is 0.1
-  assert qat_accuracy > 0.75, qat_accuracy
+  # Chance is 0.1; runs gave float 0.84 and QAT 0.91-0.94 (the QAT run also trains on).
+  assert float_accuracy > 0.5, float_accuracy
+  assert qat_accuracy > 0.7, qat_accuracy
 
   info = model_info.describe(MODEL, 'custom', data, image_size=SIZE, preprocessing_name='lenet')
   models = {}
@@ -73,6 +74,9 @@ def test_qat_checkpoint_evaluates_and_exports_to_integer_tflite(trained, tmp_pat
     assert 'from the learned ranges' in line
     models[quantization] = serving.load(path)
     assert models[quantization]._input['dtype'] == np.dtype(quantization)
+    floats = [d['name'] for d in models[quantization].interpreter.get_tensor_details()
+              if d['dtype'] == np.float32]
+    assert not floats, (quantization, floats)  # fully integer
   results = evaluation.evaluate_models(models, 'custom', data, 'validation')
   print('held-out accuracy: float %.4f, QAT graph %.4f, uint8 TFLite %.4f, int8 TFLite %.4f'
         % (float_accuracy, qat_accuracy, results['uint8']['accuracy'],
