@@ -103,6 +103,8 @@ def test_tf_data_and_queue_yield_the_same_examples_and_losses(digits_dir):
   np.testing.assert_allclose(fast[2].mean(), original[2].mean(), rtol=1e-6)
 
 
+@pytest.mark.skipif(not internals.SPEEDUPS, reason='tests the JPEG-window speed-up, off with '
+                    'SLIM_TF_SPEEDUPS=0')
 def test_tf_data_training_decodes_only_the_crop_of_jpegs_and_still_reads_pngs(tmp_path):
   # Inception training on tf_data takes the JPEG-window path; PNG records of the same split go
   # through the descriptor's decoder. Both classes must arrive, as the ordinary transform's output.
@@ -138,6 +140,8 @@ def test_tf_data_training_decodes_only_the_crop_of_jpegs_and_still_reads_pngs(tm
     assert image.min() >= -1.0 and image.max() <= 1.0
 
 
+@pytest.mark.skipif(not internals.SPEEDUPS, reason='tests the JPEG-window speed-up, off with '
+                    'SLIM_TF_SPEEDUPS=0')
 def test_tf_data_evaluation_decodes_only_the_central_crop_and_gives_the_same_tensors(tmp_path):
   # Odd and even sides, portrait and landscape, colour and grey: the central window computed from
   # the header must be exactly tf.image.central_crop's, and the pixels exactly a full decode's.

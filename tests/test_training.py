@@ -346,7 +346,10 @@ def test_a_record_that_does_not_decode_names_its_shard(digits_dir, tmp_path):
   errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
   assert len(errors) == 1 and 'Traceback' not in result.stderr, result.stderr[-3000:]
   assert 'record 0 of %s' % shard in errors[0] and 'download_and_convert_data.py' in errors[0]
-  assert not tf.train.latest_checkpoint(str(train_dir))  # nothing saved after the failure
+  # Nothing saved after the failure (with SLIM_TF_SPEEDUPS=0, TensorFlow's own hook saves step 0
+  # when the session is created, before any step).
+  latest = tf.train.latest_checkpoint(str(train_dir))
+  assert latest is None or (not internals.SPEEDUPS and latest.endswith('model.ckpt-0')), latest
 
 
 def _run_training_script(dataset_dir, train_dir, steps):
