@@ -40,7 +40,7 @@ def _render(flag):
   if getattr(parser, 'lower_bound', None) is not None or getattr(parser, 'upper_bound', None) is not None:
     description += ' (%s)' % parser.syntactic_help
   text = flags.text_wrap(description, indent='    ', firstline_indent='  --%s: ' % flag.name)
-  if flag.default is not None or flag.default_as_str not in ("''", None):
+  if flag.default is not None:
     text += '\n' + flags.text_wrap('(default: %s)' % flag.default_as_str, indent='    ')
   return text
 

@@ -138,7 +138,10 @@ class TFLiteModel(object):
     recorded = exporting.read_nodes(path)
     self.info = model_info.info_from_json(recorded) if recorded.get('model_name') else None
     self.quantization = recorded.get('quantization')
-    self.interpreter = tf.lite.Interpreter(model_path=path, num_threads=num_threads)
+    try:
+      self.interpreter = tf.lite.Interpreter(model_path=path, num_threads=num_threads)
+    except ValueError as e:  # not a flatbuffer the interpreter can read
+      raise UserError('cannot read TFLite model %s: %s' % (path, errors.reason(e)))
     try:
       self.interpreter.allocate_tensors()
     except RuntimeError as e:

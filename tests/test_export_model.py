@@ -260,6 +260,11 @@ def test_user_errors(tmp_path, photo_dataset):
     exporting.export_saved_model(info, 'unused', str(tmp_path / 'full'))
   with pytest.raises(UserError, match='not a SavedModel'):
     serving.load(str(tmp_path))
+  # A file with TFLite's identifier but not a model the interpreter can read.
+  broken = tmp_path / 'broken.tflite'
+  broken.write_bytes(b'\x1c\x00\x00\x00TFL3' + b'junk' * 4)
+  with pytest.raises(UserError, match='cannot read TFLite model .*broken.tflite'):
+    serving.load(str(broken))
 
 
 # ---------------------------------------------------------------------------------------------
