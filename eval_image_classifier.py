@@ -7,28 +7,9 @@ r"""Evaluates a slim image classifier checkpoint: Accuracy and Recall_5 (top-5) 
 from absl import flags
 
 from image_classifier import cli
-from image_classifier import shared_flags
+from image_classifier import script_flags
 
-shared_flags.define_dataset_flags(split_name='test', batch_size=100)
-shared_flags.define_master_flag()
-shared_flags.define_moving_average_flag()
-
-flags.DEFINE_integer('max_num_batches', None, 'Evaluate at most this many batches (default: the '
-                     'whole split once).', lower_bound=0)
-flags.DEFINE_string('checkpoint_path', '/tmp/tfmodel/',
-                    'Checkpoint file, or a folder whose latest checkpoint is evaluated.')
-flags.DEFINE_string('eval_dir', '/tmp/tfmodel/',
-                    'Folder for the TensorBoard summaries and per_class_accuracy.json.')
-shared_flags.define_image_size_flag('eval_image_size', 'Side of the evaluated images.')
-flags.DEFINE_bool('quantize', False, 'Whether to evaluate the quantized graph (of a '
-                  'checkpoint trained with --quantize_delay).')
-flags.DEFINE_integer('eval_interval_secs', 0, '(new) With a --checkpoint_path folder: keep '
-                     'evaluating each new checkpoint, waiting at least this many seconds between '
-                     'evaluations (0 = evaluate once).', lower_bound=0)
-flags.DEFINE_integer('timeout', None, '(new) In continuous mode, stop after waiting this many '
-                     'seconds for a new checkpoint.', lower_bound=0)
-flags.DEFINE_integer('max_number_of_evaluations', None, '(new) In continuous mode, stop after '
-                     'this many evaluations.', lower_bound=0)
+script_flags.define_eval_flags()
 
 FLAGS = flags.FLAGS
 

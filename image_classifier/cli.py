@@ -21,6 +21,7 @@ from image_classifier import process
 process.prepare_environment(sys.argv)
 
 from image_classifier import shared_flags  # noqa: E402  (loads TensorFlow: after the line above)
+from image_classifier import script_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 _HELP = ('--help', '-help', '-h', '-?', '--helpshort', '-helpshort')
@@ -47,7 +48,9 @@ def _render(flag):
 
 def help_text(script_module):
   """The script's docstring, then its own flags and the shared ones it uses, each with default."""
-  own = sorted(FLAGS.get_flags_for_module(script_module), key=lambda f: f.name)
+  # A script's own flags may be defined for it in script_flags (train and eval share them).
+  own = sorted(FLAGS.get_flags_for_module(script_module)
+               + FLAGS.get_flags_for_module(script_flags), key=lambda f: f.name)
   shared = sorted(FLAGS.get_flags_for_module(shared_flags), key=lambda f: f.name)
   parts = [(script_module.__doc__ or '').strip(), '']
   for title, group in (('flags of this script', own), ('shared flags', shared)):
@@ -91,7 +94,9 @@ def script_main(main):
 def run(main):
   """absl.app.run(main) in a configured process, with flags checked first and clean endings."""
   script_module = sys.modules[main.__module__]
-  for flag in FLAGS.get_flags_for_module(shared_flags):  # key flags of the script, for absl too
+  # Key flags of the script, for absl's own help too.
+  for flag in (FLAGS.get_flags_for_module(shared_flags)
+               + FLAGS.get_flags_for_module(script_flags)):
     FLAGS.register_key_flag_for_module(script_module.__name__, flag)
 
   def guarded(argv):

@@ -9,7 +9,6 @@ TFRecords (`--dataset_name`, default imagenet, and `--dataset_dir`).
 """
 import math
 import os
-import types
 
 import tensorflow.compat.v1 as tf
 
@@ -18,6 +17,7 @@ from image_classifier import checkpoints
 from image_classifier import evaluation
 from image_classifier import exporting
 from image_classifier import model_info
+from image_classifier import script_flags
 from image_classifier import training
 
 # --depth_multiplier -> the factory's MobileNet V1 of that width.
@@ -60,14 +60,16 @@ def train_options(opts):
   """The options of training.train for mobilenet_v1_train.py's flags."""
   _check_dataset_dir(opts)
   fine_tuning = bool(opts.fine_tune_checkpoint)
-  return types.SimpleNamespace(
-      # What the original's flags set.
+  options = script_flags.defaults(script_flags.define_train_flags)
+  # What the original's flags and fixed settings set; the rest stays train_image_classifier.py's
+  # defaults (the original had none of those).
+  vars(options).update(
       model_name=model_name(opts.depth_multiplier), train_image_size=opts.image_size,
       dataset_name=opts.dataset_name, dataset_dir=opts.dataset_dir, dataset_split_name='train',
       labels_offset=labels_offset(opts.num_classes, opts.dataset_name, opts.dataset_dir),
       batch_size=opts.batch_size, max_number_of_steps=opts.number_of_steps,
       train_dir=opts.checkpoint_dir, checkpoint_path=opts.fine_tune_checkpoint or None,
-      ignore_missing_vars=True, checkpoint_exclude_scopes=None,
+      ignore_missing_vars=True,
       quantize_delay=(0 if fine_tuning else _QUANT_DELAY) if opts.quantize else -1,
       learning_rate=_FINE_TUNE_LEARNING_RATE if fine_tuning else _LEARNING_RATE,
       learning_rate_decay_type='exponential', learning_rate_decay_factor=_DECAY_FACTOR,
@@ -75,17 +77,8 @@ def train_options(opts):
       weight_decay=4e-5,  # mobilenet_v1_arg_scope's default, which the original used
       log_every_n_steps=opts.log_every_n_steps, save_summaries_secs=opts.save_summaries_secs,
       save_interval_secs=opts.save_interval_secs, master=opts.master, task=opts.task,
-      num_ps_tasks=opts.ps_tasks,
-      # The rest as train_image_classifier.py's defaults (the original had none of these).
-      preprocessing_name=None, use_grayscale=False, input_pipeline='tf_data',
-      num_preprocessing_threads=4, num_readers=4, mixed_precision='none', label_smoothing=0.0,
-      moving_average_decay=None, trainable_scopes=None, clip_gradient_norm=0.0, warmup_epochs=0.0,
-      end_learning_rate=1e-4, num_clones=1, clone_on_cpu=False, worker_replicas=1,
-      sync_replicas=False, replicas_to_aggregate=1, save_interval_steps=0,
-      add_image_summaries=False, job_name='worker', ps_hosts='', worker_hosts='',
-      adadelta_rho=0.95, adagrad_initial_accumulator_value=0.1, adam_beta1=0.9, adam_beta2=0.999,
-      opt_epsilon=1.0, ftrl_learning_rate_power=-0.5, ftrl_initial_accumulator_value=0.1,
-      ftrl_l1=0.0, ftrl_l2=0.0, momentum=0.9, rmsprop_decay=0.9, rmsprop_momentum=0.9)
+      num_ps_tasks=opts.ps_tasks)
+  return options
 
 
 def train(opts):
@@ -98,18 +91,17 @@ def train(opts):
 def eval_options(opts):
   """The options of evaluation.evaluate_checkpoint for mobilenet_v1_eval.py's flags."""
   _check_dataset_dir(opts)
-  return types.SimpleNamespace(
+  options = script_flags.defaults(script_flags.define_eval_flags)
+  vars(options).update(
       model_name=model_name(opts.depth_multiplier), eval_image_size=opts.image_size,
       dataset_name=opts.dataset_name, dataset_dir=opts.dataset_dir,
       dataset_split_name='validation',
       labels_offset=labels_offset(opts.num_classes, opts.dataset_name, opts.dataset_dir),
-      batch_size=opts.batch_size, max_num_batches=int(math.ceil(opts.num_examples /
-                                                                float(opts.batch_size))),
+      batch_size=opts.batch_size,
+      max_num_batches=int(math.ceil(opts.num_examples / float(opts.batch_size))),
       quantize=opts.quantize, master=opts.master,
-      eval_dir=opts.eval_dir or os.path.join(opts.checkpoint_dir, 'eval'),
-      preprocessing_name=None, use_grayscale=False, input_pipeline='tf_data',
-      num_preprocessing_threads=4, num_readers=4, moving_average_decay=None,
-      mixed_precision='none')
+      eval_dir=opts.eval_dir or os.path.join(opts.checkpoint_dir, 'eval'))
+  return options
 
 
 def evaluate(opts):

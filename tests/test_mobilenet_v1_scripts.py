@@ -112,3 +112,20 @@ def test_help_and_user_errors(data, tmp_path):
                     '--depth_multiplier=0.3')
   assert_user_error(run_script('nets/post_training_quantization.py', '--model_name=mobilenet_v1',
                                check=False), '--checkpoint_path is required')
+
+
+def test_defaults_come_from_the_general_scripts_flags():
+  """The MobileNet V1 jobs read train/eval_image_classifier.py's defaults from their one
+  definition: every flag of those scripts is an option, at its default unless the original's
+  script sets it."""
+  from absl import flags
+  from image_classifier import script_flags
+  for define in (script_flags.define_train_flags, script_flags.define_eval_flags):
+    values = flags.FlagValues()
+    define(flag_values=values)
+    defaults = script_flags.defaults(define)
+    assert set(vars(defaults)) == set(values), define.__name__
+    for name in values:
+      assert getattr(defaults, name) == values[name].default, name
+  train = script_flags.defaults(script_flags.define_train_flags)
+  assert (train.optimizer, train.learning_rate, train.batch_size) == ('rmsprop', 0.01, 32)
