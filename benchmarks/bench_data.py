@@ -64,16 +64,10 @@ def make_tfrecords(work_dir, num_images=1250, validation_fraction=0.8, num_shard
 
 def machine_description():
   """One paragraph: CPU model, cores, vector/bfloat16 instruction sets, memory, load, versions."""
-  model, flags = platform.processor() or 'unknown CPU', set()
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        if line.startswith('model name'):
-          model = line.split(':', 1)[1].strip()
-        elif line.startswith('flags'):
-          flags = set(line.split(':', 1)[1].split())
-  except OSError:
-    pass
+  import bench_util
+  model, flags = bench_util.cpu_model_and_flags()
+  if model == 'unknown CPU':
+    model = platform.processor() or model
   vector = [f for f in ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16',
                         'amx_tile') if f in flags]
   memory = ''
