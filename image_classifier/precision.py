@@ -11,7 +11,14 @@ switches them on for the scripts. Whether bfloat16 is faster depends on the CPU:
 AMX the matrix units run bfloat16 natively; without them oneDNN converts to float32 around every
 product and bfloat16 is slower than float32 (`cpu_bf16_instructions()` tells which case applies;
 the training log says it).
+
+Depthwise convolutions stay float32 (`keep_depthwise_in_float32`): oneDNN's bfloat16 depthwise
+backward kernels were 3-6x slower than its float32 ones on an AMX/AVX512_BF16 CPU, which made
+bfloat16 training of MobileNet V1 slower than float32 (0.85x); with them in float32 it was 1.26x
+faster (benchmarks/results/bf16.md, benchmarks/bf16_profile.py).
 """
+import os
+
 import tensorflow.compat.v1 as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 
@@ -20,6 +27,12 @@ from foundation.errors import UserError
 
 MODES = ('none', 'bfloat16')
 _BF16_FLAGS = ('avx512_bf16', 'amx_bf16', 'avx_ne_convert')
+DEPTHWISE_OPS = ('DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput',
+                 'DepthwiseConv2dNativeBackpropFilter')
+# The rewrite's op lists are TensorFlow's defaults edited by these variables (comma-separated op
+# types), read each time the rewrite runs.
+_LIST_VARIABLE = 'TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_%s'
+_DEPTHWISE_LIST_EDITS = (('ALLOWLIST_REMOVE', DEPTHWISE_OPS), ('DENYLIST_ADD', DEPTHWISE_OPS))
 
 
 def cpu_bf16_instructions(cpuinfo='/proc/cpuinfo'):
@@ -42,6 +55,18 @@ def check_mode(mode):
   return mode
 
 
+def keep_depthwise_in_float32(environ=None):
+  """Takes the depthwise convolutions off the rewrite's bfloat16 list, unless the user has set
+  that list variable himself (his value is kept). Returns the variables it set."""
+  environ = os.environ if environ is None else environ
+  changed = {}
+  for suffix, ops in _DEPTHWISE_LIST_EDITS:
+    name = _LIST_VARIABLE % suffix
+    if name not in environ:
+      environ[name] = changed[name] = ','.join(ops)
+  return changed
+
+
 def session_config(mode='none', config=None):
   """`config` (default: a new ConfigProto with soft placement) with the rewrite for `mode` on.
 
@@ -57,6 +82,7 @@ def session_config(mode='none', config=None):
           '--mixed_precision=bfloat16 needs TensorFlow\'s oneDNN kernels, which are off in this '
           'process: set TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow is imported (the scripts do it '
           'themselves when given the flag)')
+    keep_depthwise_in_float32()
     config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
         rewriter_config_pb2.RewriterConfig.ON)
     native = cpu_bf16_instructions()

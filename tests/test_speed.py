@@ -292,8 +292,11 @@ from image_classifier import precision
 import tensorflow.compat.v1 as tf
 from nets import nets_factory
 assert internals.onednn_enabled()
+import tf_slim as slim
 images = tf.random.uniform([4, 8, 8, 3])
 labels = tf.constant([0, 1, 2, 3])
+images = slim.conv2d(images, 3, [3, 3], scope='before_depthwise')  # so both gradients run
+images = slim.separable_conv2d(images, None, [3, 3], depth_multiplier=1, scope='depthwise')
 logits, _ = nets_factory.get_network_fn('lenet', 10, is_training=True)(images)
 loss = tf.losses.sparse_softmax_cross_entropy(labels, logits)
 train_op = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
@@ -306,7 +309,7 @@ for mode in ('none', 'bfloat16'):
     kinds = set()
     for graph in metadata.partition_graphs:
       for node in graph.node:
-        if 'Conv2D' in node.op or 'MatMul' in node.op:
+        if 'Conv2D' in node.op or 'MatMul' in node.op or 'Depthwise' in node.op:
           kinds.add('%%s:%%s' %% (node.op, tf.as_dtype(node.attr['T'].type).name))
         if node.op in ('VarHandleOp', 'VariableV2'):
           kinds.add('variable:%%s' %% tf.as_dtype(node.attr['dtype'].type).name)
@@ -325,6 +328,9 @@ def test_bfloat16_rewrite_runs_products_in_bfloat16_with_float32_variables():
   products = [k for k in bfloat16 if not k.startswith('variable:')]
   assert products and all(k.endswith(':bfloat16') for k in products
                           if 'Conv2D' in k or 'MatMul' in k), bfloat16
+  # Depthwise convolutions (forward and both gradients) stay float32: faster on oneDNN.
+  depthwise = [k for k in bfloat16 if 'Depthwise' in k]
+  assert len(depthwise) == 3 and all(k.endswith(':float32') for k in depthwise), bfloat16
   assert 'variable:float32' in bfloat16 and 'variable:bfloat16' not in bfloat16, bfloat16
 
 
