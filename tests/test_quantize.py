@@ -250,7 +250,7 @@ def test_inference_fold_leaves_batch_norms_it_cannot_fold():
     images = tf.constant(_images())
     with slim.arg_scope([slim.batch_norm], is_training=False, scale=True):
       net = slim.conv2d(images, 8, 3, normalizer_fn=slim.batch_norm, scope='conv1')
-      net = slim.batch_norm(tf.nn.relu(net), scope='after_relu')
+      net = tf.identity(slim.batch_norm(tf.nn.relu(net), scope='after_relu'))
     assert fold_batch_norms.fold_inference_batch_norms(graph) == 1
     left = [op.name for op in graph.get_operations()
             if op.type in fold_batch_norms.FUSED_TYPES and op.outputs[0].consumers()]
