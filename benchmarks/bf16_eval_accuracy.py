@@ -6,7 +6,7 @@ session and in a `--mixed_precision=bfloat16` session (`precision.session_config
 photo: the float32 and bfloat16 top-1 (class, probability); then the top-1 agreement, the largest
 top-1 probability change, and the largest logit change relative to the logits' range.
 
-  python benchmarks/bf16_eval_accuracy.py
+  python benchmarks/bf16_eval_accuracy.py [network ...]   (default: both checkpoints)
 """
 import glob
 import os
@@ -24,8 +24,9 @@ import numpy as np  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
 _SHARED = os.path.join(os.path.dirname(ROOT), 'shared', 'data')
-_CHECKPOINTS = (('mobilenet_v2', 'mobilenet_v2_1.0_224'), ('mobilenet_v1_025',
-                                                           'mobilenet_v1_0.25_128'))
+# (network, checkpoint folder, input side)
+_CHECKPOINTS = (('mobilenet_v2', 'mobilenet_v2_1.0_224', 224),
+                ('mobilenet_v1_025', 'mobilenet_v1_0.25_128', 128))
 
 
 def _logits(info, checkpoint, images, mode):
@@ -49,9 +50,12 @@ def main():
   from image_classifier import model_info
   from image_classifier import serving
   photos = sorted(glob.glob(os.path.join(_SHARED, 'images', 'coral_*')))
-  for model_name, folder in _CHECKPOINTS:
+  only = sys.argv[1:]
+  for model_name, folder, size in _CHECKPOINTS:
+    if only and model_name not in only:
+      continue
     checkpoint = os.path.join(_SHARED, 'pretrained', folder, folder + '.ckpt')
-    info = model_info.describe(model_name, None, None, num_classes=1001)
+    info = model_info.describe(model_name, None, None, num_classes=1001, image_size=size)
     if model_name == 'mobilenet_v1_025':  # as ../shared/README.md: mobilenet_v1's preprocessing
       info = info._replace(preprocessing_name='mobilenet_v1')
     images = serving.preprocess_files(info, photos)
