@@ -245,16 +245,23 @@ def test_eval_fold_equals_float(name, inference_only):
 
 
 def test_inference_fold_leaves_batch_norms_it_cannot_fold():
-  """A batch norm after something other than a layer (here a ReLU) stays, without an error."""
+  """A batch norm after something other than a layer (here a ReLU) stays, without an error, and
+  so does the batch norm of a 3-D convolution (I3D, S3D-G: 5-D, NDHWC)."""
   with tf.Graph().as_default() as graph:
     images = tf.constant(_images())
     with slim.arg_scope([slim.batch_norm], is_training=False, scale=True):
       net = slim.conv2d(images, 8, 3, normalizer_fn=slim.batch_norm, scope='conv1')
       net = tf.identity(slim.batch_norm(tf.nn.relu(net), scope='after_relu'))
+      clip = slim.conv3d(tf.zeros([1, 4, 8, 8, 3]), 4, 3, normalizer_fn=slim.batch_norm,
+                         scope='conv3d')
     assert fold_batch_norms.fold_inference_batch_norms(graph) == 1
     left = [op.name for op in graph.get_operations()
             if op.type in fold_batch_norms.FUSED_TYPES and op.outputs[0].consumers()]
-    assert left == ['after_relu/FusedBatchNormV3'], left
+    assert 'after_relu/FusedBatchNormV3' in left, left
+    assert not [name for name in left if name.startswith('conv1/')], left
+    with tf.Session() as session:
+      session.run(tf.global_variables_initializer())
+      assert np.isfinite(session.run(clip)).all()
     with tf.Session() as session:
       session.run(tf.global_variables_initializer())
       assert np.isfinite(session.run(net)).all()
