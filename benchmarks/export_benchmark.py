@@ -37,6 +37,9 @@ process.configure(sys.argv)  # as a script: graph mode, speed-ups, oneDNN on x86
 
 from image_classifier import cli  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_util  # noqa: E402
+
 import numpy as np  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
@@ -48,6 +51,8 @@ flags.DEFINE_integer('num_classes', 1001, 'Classes of the checkpoint\'s logits.'
 flags.DEFINE_string('image', os.path.join(_SHARED, 'images', 'coral_parrot.jpg'),
                     'Photo fed to the forms (JPEG/PNG).')
 flags.DEFINE_integer('batch_size', 32, 'Images per batch of the throughput measurement.')
+flags.DEFINE_integer('rounds', 3, 'Alternating rounds over all the forms (medians and spread '
+                     'are over rounds).')
 flags.DEFINE_integer('runs', 10, 'Timed runs (the median is shown).')
 flags.DEFINE_integer('warmup', 3, 'Untimed runs before timing.')
 flags.DEFINE_integer('num_threads', 2, 'Threads of the TFLite interpreter (TF sessions use TensorFlow\'s '
@@ -87,7 +92,31 @@ def _export_all(info, folder):
   return paths
 
 
+def _load_forms(info, paths, image, batch, photo):
+  """[(form name, path, model, one-image call, batch call)] with every form loaded."""
+  from image_classifier import serving
+  forms = [('checkpoint graph', None)] + list(paths.items()) + [('SavedModel, JPEG bytes in',
+                                                                 paths['SavedModel'])]
+  loaded = []
+  for name, path in forms:
+    if path is None:
+      model = serving.CheckpointModel(info, FLAGS.checkpoint_path)
+    elif name.startswith('TFLite'):
+      model = serving.TFLiteModel(path, num_threads=FLAGS.num_threads)
+    else:
+      model = serving.load(path)
+    if name == 'SavedModel, JPEG bytes in':
+      one = lambda m=model: m.classify([photo])  # noqa: E731
+      many = lambda m=model: m.classify([photo] * FLAGS.batch_size)  # noqa: E731
+    else:
+      one = lambda m=model: m.logits(image)  # noqa: E731
+      many = lambda m=model: m.logits(batch)  # noqa: E731
+    loaded.append((name, path, model, one, many))
+  return loaded
+
+
 def measure():
+  """Every form timed in each of --rounds alternating rounds; rows with medians and spreads."""
   from image_classifier import model_info
   from image_classifier import serving
   info = model_info.describe(FLAGS.model_name, None, None, num_classes=FLAGS.num_classes)
@@ -98,45 +127,52 @@ def measure():
   rows = []
   with tempfile.TemporaryDirectory() as folder:
     paths = _export_all(info, folder)
-    forms = [('checkpoint graph', None)] + list(paths.items()) + [('SavedModel, JPEG bytes in',
-                                                                   paths['SavedModel'])]
-    for name, path in forms:
-      sys.stderr.write('timing %s...\n' % name)
-      if path is None:
-        model = serving.CheckpointModel(info, FLAGS.checkpoint_path)
-      elif name.startswith('TFLite'):
-        model = serving.TFLiteModel(path, num_threads=FLAGS.num_threads)
-      else:
-        model = serving.load(path)
-      if name == 'SavedModel, JPEG bytes in':
-        one = lambda: model.classify([photo])  # noqa: E731
-        many = lambda: model.classify([photo] * FLAGS.batch_size)  # noqa: E731
-      else:
-        one = lambda: model.logits(image)  # noqa: E731
-        many = lambda: model.logits(batch)  # noqa: E731
-      latency = _median_seconds(one, FLAGS.runs, FLAGS.warmup)
-      batch_time = _median_seconds(many, max(3, FLAGS.runs // 2), 1)
+    loaded = _load_forms(info, paths, image, batch, photo)
+    by_name = {entry[0]: entry for entry in loaded}
+
+    def run_one(name, round_index):
+      sys.stderr.write('round %d: timing %s...\n' % (round_index, name))
+      _, _, _, one, many = by_name[name]
+      return (_median_seconds(one, FLAGS.runs, FLAGS.warmup),
+              _median_seconds(many, max(3, FLAGS.runs // 2), 1))
+
+    timings = bench_util.alternating_rounds(FLAGS.rounds, [e[0] for e in loaded], run_one)
+    for name, path, model, _, _ in loaded:
+      latencies = [t[0] * 1e3 for t in timings[name]]
+      throughputs = [FLAGS.batch_size / t[1] for t in timings[name]]
       size = (os.path.getsize(path) if path and os.path.isfile(path) else
               sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
               if path else None)
-      rows.append({'form': name, 'latency_ms': latency * 1e3,
-                   'throughput': FLAGS.batch_size / batch_time, 'size_mb': size and size / 2 ** 20})
+      rows.append({'form': name, 'latency_ms': bench_util.median(latencies),
+                   'latency_spread': bench_util.spread(latencies),
+                   'throughput': bench_util.median(throughputs),
+                   'throughput_spread': bench_util.spread(throughputs),
+                   'size_mb': size and size / 2 ** 20})
       model.close()
   return rows
 
 
+def _spread_cell(value):
+  text = '%.0f%%' % (100 * value) if value == value else 'n/a'
+  return text + (' (noisy)' if value == value and value > bench_util.SPREAD_LIMIT else '')
+
+
 def markdown_table(rows):
   base = rows[0]
-  lines = ['| form | size (MB) | 1-image latency (ms) | vs checkpoint | batch-%d throughput '
-           '(images/s) | vs checkpoint |' % FLAGS.batch_size,
-           '|---|---:|---:|---:|---:|---:|']
+  lines = ['| form | size (MB) | 1-image latency (ms) | spread | vs checkpoint | batch-%d '
+           'throughput (images/s) | spread | vs checkpoint |' % FLAGS.batch_size,
+           '|---|---:|---:|---:|---:|---:|---:|---:|']
   for row in rows:
-    lines.append('| %s | %s | %.1f | %.2fx | %.1f | %.2fx |' % (
+    lines.append('| %s | %s | %.1f | %s | %.2fx | %.1f | %s | %.2fx |' % (
         row['form'], '%.1f' % row['size_mb'] if row['size_mb'] else '-', row['latency_ms'],
-        base['latency_ms'] / row['latency_ms'], row['throughput'],
+        _spread_cell(row['latency_spread']), base['latency_ms'] / row['latency_ms'],
+        row['throughput'], _spread_cell(row['throughput_spread']),
         row['throughput'] / base['throughput']))
   lines.append('')
-  lines.append('"vs checkpoint": speed-up over the checkpoint\'s own graph (>1 = faster).')
+  lines.append('"vs checkpoint": speed-up over the checkpoint\'s own graph (>1 = faster). Medians '
+               'of %d alternating rounds (each the median of --runs=%d runs); spread = (max - min) '
+               '/ median of the rounds, "noisy" above %.0f%%.' % (
+                   FLAGS.rounds, FLAGS.runs, 100 * bench_util.SPREAD_LIMIT))
   return '\n'.join(lines)
 
 
@@ -163,7 +199,7 @@ def main(argv):
     command = 'python ' + ' '.join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
     with open(FLAGS.output, 'w') as f:
       f.write('# Export benchmark: %s, each served form on CPU\n\n' % FLAGS.model_name)
-      f.write('Machine: %s\n\n' % machine_description())
+      f.write('Machine: %s\n\n%s\n\n' % (machine_description(), bench_util.cpu_flags_line()))
       f.write('Command: `%s`\n\n' % command)
       f.write(table + '\n')
 

@@ -14,6 +14,7 @@ import tf_slim as slim
 
 from datasets import dataset_factory
 from foundation import fileio
+from foundation import internals
 from foundation.errors import UserError
 from image_classifier import checkpoints
 from image_classifier import inputs
@@ -21,6 +22,7 @@ from image_classifier import model_info
 from image_classifier import precision
 from image_classifier import serving
 import quantize
+from quantize import fold_batch_norms
 
 TOP_K = 5
 
@@ -128,6 +130,20 @@ def _report(opts, dataset, checkpoint, step, tally, elapsed):
   return report
 
 
+def model_fetches(opts, network_fn, images, labels, num_classes):
+  """What each evaluation step fetches: [top-1 predictions, labels, top-k hits]."""
+  logits, _ = network_fn(images)
+  fold = getattr(opts, 'fold_batch_norms', internals.SPEEDUPS)
+  if fold and not getattr(opts, 'quantize', False):
+    # Batch norms folded into the weights before them (within float round-off of the unfolded
+    # graph): the depthwise convs then run fused with their bias and ReLU, and no batch-norm pass
+    # is left (benchmarks/results/speed.md). Off with SLIM_TF_SPEEDUPS=0; --quantize folds itself.
+    fold_batch_norms.fold_inference_batch_norms(tf.get_default_graph())
+  logits = tf.reshape(logits, [tf.shape(logits)[0], -1])
+  in_top_k = tf.nn.in_top_k(logits, tf.cast(labels, tf.int32), min(TOP_K, num_classes))
+  return [tf.argmax(logits, 1), labels, in_top_k]
+
+
 def evaluate_checkpoint(opts, checkpoint):
   """Evaluates one checkpoint; returns a dict of results (also written to --eval_dir)."""
   with tf.Graph().as_default():
@@ -137,11 +153,8 @@ def evaluate_checkpoint(opts, checkpoint):
     _, network_fn, next_batch = inputs.build_model_inputs(opts, dataset, is_training=False,
                                                           num_epochs=1)
     images, labels = next_batch()
-    logits, _ = network_fn(images)
-    logits = tf.reshape(logits, [tf.shape(logits)[0], -1])
     num_classes = dataset.num_classes - opts.labels_offset
-    in_top_k = tf.nn.in_top_k(logits, tf.cast(labels, tf.int32), min(TOP_K, num_classes))
-    fetches = [tf.argmax(logits, 1), labels, in_top_k]
+    fetches = model_fetches(opts, network_fn, images, labels, num_classes)
     var_map = _restore_map(opts, global_step)
     if opts.quantize:
       # After the fetches, so that they read the fake-quantised logits, as the exported models do.

@@ -211,9 +211,11 @@ def test_atrous_depthwise_conv_folds_through_batch_to_space():
   np.testing.assert_allclose(q_outs[0], float_outs[0], atol=1e-4 * scale, rtol=1e-3)
 
 
+@pytest.mark.parametrize('inference_only', [False, True])
 @pytest.mark.parametrize('name', ['mobilenet_v1_025'])
-def test_eval_fold_equals_float(name):
-  """Eval-mode fold with the moving statistics (set to random values) equals the float net."""
+def test_eval_fold_equals_float(name, inference_only):
+  """Eval-mode fold with the moving statistics (set to random values) equals the float net:
+  the quantisation rewrite's and the one evaluation applies for speed (inference_only)."""
   with tf.Graph().as_default() as graph:
     tf.set_random_seed(3)
     logits = _factory_net(name, False, tf.constant(_images()))
@@ -227,14 +229,42 @@ def test_eval_fold_equals_float(name):
     outs = []
     for rewritten in (False, True):
       if rewritten:
-        fold_batch_norms.fold_batch_norms(graph, is_training=False)
+        if inference_only:
+          assert fold_batch_norms.fold_inference_batch_norms(graph) == 27
+        else:
+          fold_batch_norms.fold_batch_norms(graph, is_training=False)
         assert [op for op in graph.get_operations() if op.name.endswith('add_fold')]
+        assert not [op for op in graph.get_operations()
+                    if op.type in fold_batch_norms.FUSED_TYPES and op.outputs[0].consumers()]
       session = _new_session(graph)
       for v, value in values.items():
         v.load(value, session)
       outs.append(session.run(logits))
   scale = np.abs(outs[0]).max()
   np.testing.assert_allclose(outs[1], outs[0], atol=1e-4 * scale, rtol=1e-3)
+
+
+def test_inference_fold_leaves_batch_norms_it_cannot_fold():
+  """A batch norm after something other than a layer (here a ReLU) stays, without an error, and
+  so does the batch norm of a 3-D convolution (I3D, S3D-G: 5-D, NDHWC)."""
+  with tf.Graph().as_default() as graph:
+    images = tf.constant(_images())
+    with slim.arg_scope([slim.batch_norm], is_training=False, scale=True):
+      net = slim.conv2d(images, 8, 3, normalizer_fn=slim.batch_norm, scope='conv1')
+      net = tf.identity(slim.batch_norm(tf.nn.relu(net), scope='after_relu'))
+      clip = slim.conv3d(tf.zeros([1, 4, 8, 8, 3]), 4, 3, normalizer_fn=slim.batch_norm,
+                         scope='conv3d')
+    assert fold_batch_norms.fold_inference_batch_norms(graph) == 1
+    left = [op.name for op in graph.get_operations()
+            if op.type in fold_batch_norms.FUSED_TYPES and op.outputs[0].consumers()]
+    assert 'after_relu/FusedBatchNormV3' in left, left
+    assert not [name for name in left if name.startswith('conv1/')], left
+    with tf.Session() as session:
+      session.run(tf.global_variables_initializer())
+      assert np.isfinite(session.run(clip)).all()
+    with tf.Session() as session:
+      session.run(tf.global_variables_initializer())
+      assert np.isfinite(session.run(net)).all()
 
 
 # ---------------------------------------------------------------------------------------------
