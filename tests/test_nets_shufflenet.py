@@ -77,7 +77,10 @@ def built():
   for name in REGISTERED:
     fn = nets_factory.get_network_fn(name, num_classes=NUM_CLASSES, is_training=True)
     with tf.Graph().as_default() as graph:
-      logits, end_points = fn(tf.placeholder(tf.float32, [1, 224, 224, 3]))
+      # The papers' cost is the grouped convolutions' own: counted on the split formulation (the
+      # default block-diagonal kernel runs `groups` times as many multiply-adds, zeros included).
+      with slim.arg_scope([shufflenet_utils.grouped_conv2d], formulation='split'):
+        logits, end_points = fn(tf.placeholder(tf.float32, [1, 224, 224, 3]))
       results[name] = {
           'logits': logits.shape.as_list(),
           'end_points': {k: v.shape.as_list() for k, v in end_points.items()},
@@ -278,3 +281,51 @@ def test_multiply_adds_counts_convolutions_and_matmuls_only():
         4 * 4 * 16 * 9 * 4 + 8 * 8 * 6 * 2 + 8 * 8 * 8 * 9 + 256 * 10)
     assert model_stats.op_multiply_adds(depthwise.op) == 8 * 8 * 8 * 9
     assert model_stats.op_multiply_adds(grouped.op) == 8 * 8 * 6 * 2
+
+
+@pytest.mark.parametrize('fn', [shufflenet_v1.shufflenet_v1, shufflenet_v1.shufflenet_v1_g8])
+@pytest.mark.parametrize('is_training', [False, True])
+def test_block_diagonal_grouped_convs_match_the_split_formulation(fn, is_training):
+  """The block-diagonal kernel gives the split-and-concat formulation's logits and gradients.
+
+  Both formulations are built in one graph on the same variables (the second with reuse=True), so
+  they read the same values, as two graphs restored from one checkpoint would; batch norm trained
+  and moving averages made non-trivial by random values.
+  """
+  rng = np.random.RandomState(1)
+  images_value = rng.uniform(-1, 1, [2, 96, 96, 3]).astype(np.float32)
+  with tf.Graph().as_default() as graph:
+    images = tf.constant(images_value)
+    with slim.arg_scope(shufflenet_v1.shufflenet_v1_arg_scope()):
+      new_logits, _ = fn(images, num_classes=7, is_training=is_training)
+      n_variables = len(tf.global_variables())
+      with slim.arg_scope([shufflenet_utils.grouped_conv2d], formulation='split'):
+        old_logits, _ = fn(images, num_classes=7, is_training=is_training, reuse=True)
+    assert len(tf.global_variables()) == n_variables  # no new variable: same names and shapes
+    assert any(op.name.endswith('BlockDiagonal') for op in graph.get_operations())
+    variables = tf.trainable_variables()
+    new_grads = tf.gradients(tf.reduce_sum(tf.square(new_logits)), variables)
+    old_grads = tf.gradients(tf.reduce_sum(tf.square(old_logits)), variables)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      for v in tf.global_variables():  # batch-norm statistics away from 0 and 1
+        if 'moving_' in v.op.name or 'gamma' in v.op.name or 'beta' in v.op.name:
+          low = 0.5 if ('variance' in v.op.name or 'gamma' in v.op.name) else -0.5
+          v.load(rng.uniform(low, low + 1, v.shape.as_list()).astype(np.float32), sess)
+      new, old, new_g, old_g = sess.run([new_logits, old_logits, new_grads, old_grads])
+  assert np.abs(new).max() > 1e-3
+  np.testing.assert_allclose(new, old, rtol=1e-4, atol=1e-4 * np.abs(old).max())
+  # In training mode the gradient of a batch-norm beta followed by another batch norm is zero up
+  # to rounding, so the tolerance is relative to the largest gradient of the whole network.
+  scale = max(np.abs(b).max() for b in old_g)
+  assert scale > 0
+  for v, a, b in zip(variables, new_g, old_g):
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4 * scale, err_msg=v.op.name)
+
+
+def test_unknown_grouped_conv_formulation_is_a_value_error():
+  with tf.Graph().as_default():
+    with pytest.raises(ValueError, match='formulation'):
+      shufflenet_utils.grouped_conv2d(tf.zeros([1, 4, 4, 6]), 6, [1, 1], groups=3,
+                                      formulation='einsum')
