@@ -299,13 +299,30 @@ def _per_output_channel(vector, layer, weight, name):
 
 
 def _moments(match):
-  """Batch mean and (biased) variance of the layer output, over all but the channel axis."""
+  """Batch mean and (biased) variance of the layer output, over all but the channel axis.
+
+  The gradient is written out rather than left to autodiff: d mean / dx = 1/n and
+  d var / dx = 2 (x - mean) / n give the input gradient as one per-channel affine map of x,
+  where autodiff of the two reductions builds broadcasts, squared differences and sums over the
+  whole activation (the mean's own term in the variance's gradient is zero, as autodiff finds).
+  """
   tensor = match.normalized
   axes = list(range(tensor.shape.ndims - 1)) if tensor.shape.ndims is not None else [0, 1, 2]
+
+  @tf.custom_gradient
+  def moments(x):
+    mean = tf.reduce_mean(x, axes, name='mean')
+    variance = tf.reduce_mean(tf.squared_difference(x, mean), axes, name='variance')
+
+    def gradient(mean_grad, variance_grad):
+      count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), x.dtype)
+      slope = variance_grad * (2.0 / count)
+      return x * slope + (mean_grad / count - mean * slope)
+
+    return (mean, variance), gradient
+
   with tf.name_scope('moments'):
-    mean = tf.reduce_mean(tensor, axes, name='mean')
-    variance = tf.reduce_mean(tf.squared_difference(tensor, tf.stop_gradient(mean)), axes,
-                              name='variance')
+    mean, variance = moments(tensor)
     count = tf.cast(tf.reduce_prod(tf.shape(tensor)[:-1]), tensor.dtype)
   return mean, variance, count
 

@@ -315,6 +315,45 @@ def test_small_net_fused_and_unfused_fold_exactly(fused):
     assert scope in scopes, (scope, scopes)
 
 
+def _gradients(build, rewrite):
+  """Gradients of a fixed projection of the logits with respect to every trainable variable, in
+  a new seeded graph, with `rewrite` (or nothing) applied before the gradients are built."""
+  with tf.Graph().as_default() as graph:
+    tf.set_random_seed(11)
+    logits = build()
+    if rewrite is not None:
+      rewrite()
+    weights = np.random.RandomState(5).randn(*logits.shape.as_list()).astype(np.float32)
+    loss = tf.reduce_sum(logits * weights)
+    variables = tf.trainable_variables()
+    gradients = tf.gradients(loss, variables)
+    session = _new_session(graph)
+    values = session.run(gradients)
+    session.close()
+  return dict(zip([v.op.name for v in variables], values))
+
+
+@pytest.mark.parametrize('build', [
+    lambda: _small_net(tf.constant(np.random.RandomState(3).rand(4, 8, 8, 1).astype(np.float32)),
+                       True),
+    lambda: _factory_net('mobilenet_v1_025', True, tf.constant(_images(seed=4)),
+                         dropout_keep_prob=1.0),
+    lambda: _factory_net('shufflenet_v1', True, tf.constant(_images(seed=4))),
+], ids=['small_net', 'mobilenet_v1_025', 'shufflenet_v1'])
+def test_training_rewrite_gradients_equal_float_before_the_delay(build):
+  """Before the delay the folded training graph (batch statistics computed by the rewrite, with
+  their own gradient) gives the float graph's gradients for every weight, gamma and beta."""
+  expected = _gradients(build, None)
+  got = _gradients(build, lambda: quantize.create_training_graph(quant_delay=1000))
+  assert set(got) == set(expected)
+  overall = max(np.abs(value).max() for value in expected.values())
+  for name, value in expected.items():
+    # a gradient that is zero in exact arithmetic (a beta before another batch norm) is rounding
+    # noise on both sides: it is compared at the scale of the largest gradient
+    scale = max(np.abs(value).max(), 1e-2 * overall)
+    np.testing.assert_allclose(got[name], value, atol=2e-4 * scale, rtol=2e-3, err_msg=name)
+
+
 def test_eval_graph_fold_of_unfused_batch_norm_is_exact():
   images = np.random.RandomState(2).rand(4, 8, 8, 1).astype(np.float32)
   with tf.Graph().as_default() as graph:
