@@ -65,6 +65,10 @@ flags.DEFINE_integer('speed_image_size', 224, 'Image size of the speed phase.')
 flags.DEFINE_integer('speed_steps', 3, 'Timed steps per round of the speed phase.')
 flags.DEFINE_integer('speed_rounds', 3, 'Alternating rounds of the speed phase.')
 flags.DEFINE_integer('speed_warmup', 1, 'Untimed steps of each graph before the rounds.')
+flags.DEFINE_list('qat_fold_modes', ['tf1', 'single_conv'],
+                  'Phases qat / compare: the QAT batch-norm fold modes to fine-tune and compare.')
+flags.DEFINE_list('speed_fold_modes', ['tf1', 'single_conv'],
+                  'Speed phase: the QAT batch-norm fold modes to time against float.')
 flags.DEFINE_bool('profile', False, 'Speed phase: also print a QAT step\'s time by op type.')
 flags.DEFINE_string('output', '', 'Append the Markdown results to this file.')
 FLAGS = flags.FLAGS
@@ -146,12 +150,19 @@ def phase_float():
           steps=FLAGS.float_steps + FLAGS.settle_steps)
 
 
+def _qat_run(mode):
+  """The runs.json key (and directory) of the QAT fine-tuning with batch-norm fold `mode`."""
+  return 'qat' if mode == 'tf1' else 'qat_' + mode
+
+
 def phase_qat():
   dirs = _dirs()
   settled = _runs()['float']['checkpoint']
-  qat, seconds = _train(dirs['qat'], FLAGS.qat_steps, checkpoint_path=settled,
-                        learning_rate=FLAGS.qat_learning_rate, quantize_delay=0)
-  _record('qat', checkpoint=qat, seconds=seconds, steps=FLAGS.qat_steps)
+  for mode in FLAGS.qat_fold_modes:
+    qat, seconds = _train(os.path.join(FLAGS.work_dir, _qat_run(mode)), FLAGS.qat_steps,
+                          checkpoint_path=settled, learning_rate=FLAGS.qat_learning_rate,
+                          quantize_delay=0, quantize_fold=mode)
+    _record(_qat_run(mode), checkpoint=qat, seconds=seconds, steps=FLAGS.qat_steps)
   plus, seconds = _train(dirs['float_plus'], FLAGS.qat_steps, checkpoint_path=settled,
                          learning_rate=FLAGS.qat_learning_rate)
   _record('float_plus', checkpoint=plus, seconds=seconds, steps=FLAGS.qat_steps)
@@ -172,51 +183,62 @@ def phase_compare():
   dirs = _dirs()
   data = _data()
   runs = _runs()
-  float_ckpt, qat_ckpt = runs['float']['checkpoint'], runs['qat']['checkpoint']
+  float_ckpt = runs['float']['checkpoint']
   accuracy = {
       'float': _checkpoint_accuracy(float_ckpt, os.path.join(dirs['eval'], 'float')),
       'float+': _checkpoint_accuracy(runs['float_plus']['checkpoint'],
-                                     os.path.join(dirs['eval'], 'float_plus')),
-      'QAT graph': _checkpoint_accuracy(qat_ckpt, os.path.join(dirs['eval'], 'qat'),
-                                        quantize=True)}
+                                     os.path.join(dirs['eval'], 'float_plus'))}
+  # QAT rows: "QAT ..." for TF 1's fold, "QAT single_conv ..." for --quantize_fold=single_conv
+  qat_runs = [(mode, 'QAT' if mode == 'tf1' else 'QAT ' + mode) for mode in FLAGS.qat_fold_modes
+              if _qat_run(mode) in runs]
+  exports = [('PTQ int8', float_ckpt, 'int8', False), ('float TFLite', float_ckpt, 'none', False)]
+  for mode, label in qat_runs:
+    checkpoint = runs[_qat_run(mode)]['checkpoint']
+    accuracy[label + ' graph'] = _checkpoint_accuracy(
+        checkpoint, os.path.join(dirs['eval'], _qat_run(mode)), quantize=True)
+    exports += [(label + ' uint8', checkpoint, 'uint8', True),
+                (label + ' int8', checkpoint, 'int8', True)]
   info = model_info.describe(MODEL, 'custom', data, image_size=FLAGS.image_size,
                              preprocessing_name='lenet')
   os.makedirs(dirs['tflite'], exist_ok=True)
   models = {}
-  for name, checkpoint, quantization, quantized in (
-      ('QAT uint8', qat_ckpt, 'uint8', True), ('QAT int8', qat_ckpt, 'int8', True),
-      ('PTQ int8', float_ckpt, 'int8', False), ('float TFLite', float_ckpt, 'none', False)):
+  for name, checkpoint, quantization, quantized in exports:
     path = os.path.join(dirs['tflite'], name.replace(' ', '_') + '.tflite')
     exporting.export(info, checkpoint, path, 'tflite', quantization=quantization,
                      quantized=quantized, num_calibration_images=FLAGS.calibration_images)
     models[name] = serving.load(path)
   results = evaluation.evaluate_models(models, 'custom', data, 'validation')
-  held_out = results['QAT uint8']['n']
+  held_out = results['PTQ int8']['n']
   for name in models:
     accuracy[name] = results[name]['accuracy']
   lines = ['| model | held-out accuracy | vs float (points) |', '|---|---|---|']
-  for name in ('float', 'float TFLite', 'float+', 'QAT graph', 'QAT uint8', 'QAT int8',
-               'PTQ int8'):
+  rows = ['float', 'float TFLite', 'float+']
+  for _, label in qat_runs:
+    rows += [label + ' graph', label + ' uint8', label + ' int8']
+  for name in rows + ['PTQ int8']:
     lines.append('| %s | %.4f | %+.1f |' % (name, accuracy[name],
                                             100 * (accuracy[name] - accuracy['float'])))
-  best_qat = min(accuracy['QAT uint8'], accuracy['QAT int8'])
-  within = accuracy['float'] - best_qat <= 0.01
-  not_worse = best_qat >= accuracy['PTQ int8']
   notes = [
       'mobilenet_v1_025 (batch-norm decay %g), digits at %dx%d, batch %d, %d held-out images '
       '(one image = %.2f points).' % (FLAGS.batch_norm_decay, FLAGS.image_size,
                                       FLAGS.image_size, FLAGS.batch, held_out, 100.0 / held_out),
       'float: %d Adam steps, learning rate %g decayed linearly to %g, then %d steps at %g '
-      '(%.0f s); QAT and float+: %d steps from it at %g (QAT %.0f s, float+ %.0f s).' % (
+      '(%.0f s); QAT and float+: %d steps from it at %g (%s, float+ %.0f s).' % (
           FLAGS.float_steps, FLAGS.float_learning_rate, FLAGS.float_end_learning_rate, FLAGS.settle_steps,
           FLAGS.float_end_learning_rate, runs['float']['seconds'], FLAGS.qat_steps,
-          FLAGS.qat_learning_rate, runs['qat']['seconds'], runs['float_plus']['seconds']),
+          FLAGS.qat_learning_rate,
+          ', '.join('%s %.0f s' % (label, runs[_qat_run(mode)]['seconds'])
+                    for mode, label in qat_runs), runs['float_plus']['seconds']),
       'PTQ int8: post-training int8 TFLite (int8 in and out) of the float checkpoint, calibrated '
-      'on %d train images.' % FLAGS.calibration_images,
-      'Goal "QAT integer within 1 point of float": %s (worse of uint8/int8 %.4f vs float %.4f). '
-      'Goal "no worse than PTQ int8": %s (%.4f vs %.4f).' % (
-          'met' if within else 'NOT met', best_qat, accuracy['float'],
-          'met' if not_worse else 'NOT met', best_qat, accuracy['PTQ int8'])]
+      'on %d train images.' % FLAGS.calibration_images]
+  for _, label in qat_runs:
+    best_qat = min(accuracy[label + ' uint8'], accuracy[label + ' int8'])
+    notes.append('%s: goal "integer within 1 point of float": %s (worse of uint8/int8 %.4f vs '
+                 'float %.4f); goal "no worse than PTQ int8": %s (%.4f vs %.4f).' % (
+                     label, 'met' if accuracy['float'] - best_qat <= 0.01 else 'NOT met',
+                     best_qat, accuracy['float'],
+                     'met' if best_qat >= accuracy['PTQ int8'] else 'NOT met', best_qat,
+                     accuracy['PTQ int8']))
   print('\n'.join(lines + [''] + notes))
   if FLAGS.output:
     bench_data.append_result(FLAGS.output, 'QAT accuracy on the digits',
@@ -225,8 +247,9 @@ def phase_compare():
 
 # -------------------------------------------------------------------------------------- speed
 
-def _training_graph(quantize):
-  """(graph, train op) of one training step on random inputs, float or QAT-rewritten."""
+def _training_graph(fold_mode):
+  """(graph, train op) of one training step on random inputs: float (`fold_mode` None) or
+  QAT-rewritten with that batch-norm fold mode."""
   import tensorflow.compat.v1 as tf
   import quantize as qat
   from nets import nets_factory
@@ -240,8 +263,8 @@ def _training_graph(quantize):
                                              is_training=True)
     logits, _ = network_fn(images)
     tf.losses.sparse_softmax_cross_entropy(labels, logits)
-    if quantize:
-      qat.create_training_graph(quant_delay=0)
+    if fold_mode is not None:
+      qat.experimental_create_training_graph(quant_delay=0, fold_mode=fold_mode)
     loss = tf.losses.get_total_loss()
     optimizer = tf.train.RMSPropOptimizer(0.01, decay=0.9, momentum=0.9, epsilon=1.0)
     with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
@@ -273,8 +296,9 @@ def phase_speed():
   from image_classifier import process
   process.configure(sys.argv)
   sessions = {}
-  for name, quantize in (('float', False), ('QAT', True)):
-    graph, train_op, init = _training_graph(quantize)
+  configs = [('float', None)] + [('QAT %s' % mode, mode) for mode in FLAGS.speed_fold_modes]
+  for name, fold_mode in configs:
+    graph, train_op, init = _training_graph(fold_mode)
     session = tf.Session(graph=graph)
     session.run(init)
     for _ in range(FLAGS.speed_warmup):
@@ -288,7 +312,6 @@ def phase_speed():
         session.run(train_op)
       rates[name].append(FLAGS.speed_batch * FLAGS.speed_steps / (time.time() - start))
   medians = {name: statistics.median(values) for name, values in rates.items()}
-  ratios = [f / q for f, q in zip(rates['float'], rates['QAT'])]
 
   def spread(values):
     middle = statistics.median(values)
@@ -298,20 +321,25 @@ def phase_speed():
   for name in sessions:
     lines.append('| %s | %.2f | %s | %.0f%% |' % (
         name, medians[name], ', '.join('%.2f' % v for v in rates[name]), 100 * spread(rates[name])))
-  ratio = medians['float'] / medians['QAT']
   notes = ['%s, batch %d, %dx%d, RMSProp, random in-graph inputs; %d alternating rounds of %d '
-           'steps after %d warm-up steps each.' % (
+           'steps after %d warm-up steps each. QAT tf1: batch norms folded as TF 1 (each '
+           'layer run twice); QAT single_conv: `--quantize_fold=single_conv`.' % (
                FLAGS.speed_model, FLAGS.speed_batch, FLAGS.speed_image_size,
-               FLAGS.speed_image_size, FLAGS.speed_rounds, FLAGS.speed_steps, FLAGS.speed_warmup),
-           'QAT step cost / float step cost: **%.2fx** (per-round ratios %s); target <= 1.5x: %s.'
-           % (ratio, ', '.join('%.2f' % r for r in ratios),
-              ('met' if ratio <= 1.5 else 'NOT met') if max(spread(rates['float']),
-                                                            spread(rates['QAT'])) <= 0.10
-              else 'rounds spread more than 10%, no claim'),
-           'load average before the run: %s' % ', '.join('%.2f' % x for x in LOAD)]
+               FLAGS.speed_image_size, FLAGS.speed_rounds, FLAGS.speed_steps, FLAGS.speed_warmup)]
+  for name, _ in configs[1:]:
+    ratio = medians['float'] / medians[name]
+    ratios = [f / q for f, q in zip(rates['float'], rates[name])]
+    notes.append('%s step cost / float step cost: **%.2fx** (per-round ratios %s); target '
+                 '<= 1.5x: %s.' % (
+                     name, ratio, ', '.join('%.2f' % r for r in ratios),
+                     ('met' if ratio <= 1.5 else 'NOT met')
+                     if max(spread(rates['float']), spread(rates[name])) <= 0.10
+                     else 'rounds spread more than 10%, no claim'))
+  notes.append('load average before the run: %s' % ', '.join('%.2f' % x for x in LOAD))
   if FLAGS.profile:
-    lines += ['', 'Where a QAT step\'s time goes (one traced step):', ''] + _profile(
-        *sessions['QAT'])
+    for name, _ in configs[1:]:
+      lines += ['', 'Where a %s step\'s time goes (one traced step):' % name, ''] + _profile(
+          *sessions[name])
   print('\n'.join(lines + [''] + notes))
   if FLAGS.output:
     bench_data.append_result(FLAGS.output, 'QAT training step cost', 'python ' + ' '.join(sys.argv),

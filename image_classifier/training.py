@@ -242,7 +242,8 @@ def build_graph(opts):
   if opts.quantize_delay >= 0:
     # As the original: on the forward graph and losses of every clone, before the optimizer builds
     # the gradients (so they flow through the folded weights and the fake-quant ops).
-    quantize.create_training_graph(quant_delay=opts.quantize_delay)
+    quantize.experimental_create_training_graph(quant_delay=opts.quantize_delay,
+                                                fold_mode=opts.quantize_fold)
   first_scope = clones[0].scope
   update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS, first_scope)
   learning_rate, optimizer, averages, averaged = _optimizer(opts, config, dataset.num_samples,

@@ -37,12 +37,28 @@ _Match = collections.namedtuple('_Match', [
     'group'])
 
 
-def fold_batch_norms(graph, is_training, freeze_batch_norm_delay=None, scope=None):
-  """Folds every batch norm that follows a layer in `graph` (in scope), in place."""
+FOLD_MODES = ('tf1', 'single_conv')
+UNFOLD_NAME = 'mul_unfold'  # single_conv, fused: the quantised folded weights divided back
+
+
+def fold_batch_norms(graph, is_training, freeze_batch_norm_delay=None, scope=None, mode='tf1'):
+  """Folds every batch norm that follows a layer in `graph` (in scope), in place.
+
+  `mode` matters in a training graph only. 'tf1': the batch statistics are those of the layer
+  run with its float weights, so every layer runs twice (TF 1's rewrite). 'single_conv': the layer
+  runs once, with the weights folded with the moving statistics, and the batch statistics are
+  taken from that output scaled back (the two agree until quantisation starts; after it, the
+  statistics are those of the quantised layer). Same variables either way.
+  """
+  if mode not in FOLD_MODES:
+    raise ValueError('Unknown batch-norm fold mode %r; valid: %s.' % (mode, ', '.join(FOLD_MODES)))
   with graph.as_default(), graph.name_scope(None):
     matches = _fused_matches(graph, scope) + _unfused_matches(graph, scope)
     for match in matches:
-      _fold(graph, match, is_training, freeze_batch_norm_delay)
+      if is_training and match.training and mode == 'single_conv':
+        _fold_single_conv(graph, match, freeze_batch_norm_delay)
+      else:
+        _fold(graph, match, is_training, freeze_batch_norm_delay)
     _check_nothing_left(graph, scope, set(match.name for match in matches))
 
 
@@ -299,13 +315,33 @@ def _per_output_channel(vector, layer, weight, name):
 
 
 def _moments(match):
-  """Batch mean and (biased) variance of the layer output, over all but the channel axis."""
-  tensor = match.normalized
+  return _moments_of(match.normalized)
+
+
+def _moments_of(tensor):
+  """Batch mean and (biased) variance of the layer output, over all but the channel axis.
+
+  The gradient is written out rather than left to autodiff: d mean / dx = 1/n and
+  d var / dx = 2 (x - mean) / n give the input gradient as one per-channel affine map of x,
+  where autodiff of the two reductions builds broadcasts, squared differences and sums over the
+  whole activation (the mean's own term in the variance's gradient is zero, as autodiff finds).
+  """
   axes = list(range(tensor.shape.ndims - 1)) if tensor.shape.ndims is not None else [0, 1, 2]
+
+  @tf.custom_gradient
+  def moments(x):
+    mean = tf.reduce_mean(x, axes, name='mean')
+    variance = tf.reduce_mean(tf.squared_difference(x, mean), axes, name='variance')
+
+    def gradient(mean_grad, variance_grad):
+      count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), x.dtype)
+      slope = variance_grad * (2.0 / count)
+      return x * slope + (mean_grad / count - mean * slope)
+
+    return (mean, variance), gradient
+
   with tf.name_scope('moments'):
-    mean = tf.reduce_mean(tensor, axes, name='mean')
-    variance = tf.reduce_mean(tf.squared_difference(tensor, tf.stop_gradient(mean)), axes,
-                              name='variance')
+    mean, variance = moments(tensor)
     count = tf.cast(tf.reduce_prod(tf.shape(tensor)[:-1]), tensor.dtype)
   return mean, variance, count
 
@@ -379,3 +415,117 @@ def _fold(graph, match, is_training, freeze_delay):
     batch_mean, batch_variance = match.stat_outputs
     gm.reroute(batch_mean, mean, only=stat_users[0])
     gm.reroute(batch_variance, unbiased, only=stat_users[1])
+
+
+def _fold_single_conv(graph, match, freeze_delay):
+  """The training fold of mode 'single_conv' (see `fold_batch_norms`)."""
+  if match.stat_outputs is not None and freeze_delay is None:
+    _fold_single_conv_into_fused(graph, match)
+  else:
+    _fold_single_conv_explicit(graph, match, freeze_delay)
+
+
+def _fold_single_conv_into_fused(graph, match):
+  """Mode 'single_conv' for a fused training batch norm: the layer runs on `q(w * m) / m`,
+  `m = gamma / sigma_mv`, `q` the weights' fake quantisation, and its output (the float layer's
+  output until quantisation starts) becomes the batch norm's input; the batch norm's own kernels then compute
+  the statistics, the normalisation, the moving-average updates and their gradients.
+
+  `m` is kept away from 0 (|gamma| below 1e-6 is taken as 1e-6 in the fold only; the batch
+  norm still uses gamma), so that the division stays finite.
+  """
+  layer = match.layer
+  ctx = gm.context(layer.name)
+  scope_prefix = ctx + '/' if ctx else ''
+  weight = layer.inputs[1] if match.group is None else match.group[0].inputs[1]
+  bn = graph.get_operation_by_name(match.name)
+  first = bn.inputs[0].op
+  target = first if first.type == 'Reshape' and first.inputs[0] is match.normalized else bn
+  with graph.name_scope(scope_prefix + 'BatchNorm_Fold/'):
+    epsilon = tf.cast(match.epsilon, weight.dtype)
+    inv_sigma_mv = tf.rsqrt(match.moving_variance + epsilon)
+    if match.gamma is None:
+      mult = inv_sigma_mv
+    else:
+      tiny = tf.constant(1e-6, match.gamma.dtype)
+      gamma = tf.where(tf.abs(match.gamma) < tiny, tf.ones_like(match.gamma) * tiny, match.gamma)
+      mult = inv_sigma_mv * gamma
+    mult_reshape = _per_output_channel(mult, layer, weight, 'scale_reshape')
+    unfold = tf.reciprocal(mult, name='unfold_scale')
+    unfold_reshape = _per_output_channel(unfold, layer, weight, 'unfold_reshape')
+  with graph.name_scope(scope_prefix):
+    # The layer is linear per output channel: conv(x, q(w * m)) / m = conv(x, q(w * m) / m),
+    # so the division is done on the weights (the quantisation pass puts q between the two).
+    folded = tf.multiply(mult_reshape, weight, name='mul_fold')
+    output = _folded_layer(match, tf.multiply(folded, unfold_reshape, name=UNFOLD_NAME))
+  gm.reroute(match.normalized, output, only=[target])
+
+
+def _fold_single_conv_explicit(graph, match, freeze_delay):
+  """Mode 'single_conv' written out (an unfused batch norm, or `freeze_batch_norm_delay`).
+
+  With `m = gamma / sigma_mv` the layer runs once on `w * m`, giving `y`; the batch norm of the
+  float layer `c = y / m` is `(y - mean_y) * r + beta` with `r = sigma_mv / sigma_b`
+  `= |gamma| / sqrt(var_y + eps * m^2)`, which needs no division by gamma on the gradient path.
+  The moving averages are updated with the statistics of `c`.
+  """
+  layer = match.layer
+  ctx = gm.context(layer.name)
+  scope_prefix = ctx + '/' if ctx else ''
+  weight = layer.inputs[1] if match.group is None else match.group[0].inputs[1]
+  output_users = gm.consumers(match.output)
+  stat_users = [gm.consumers(t) for t in match.stat_outputs] if match.stat_outputs else None
+  with graph.name_scope(scope_prefix + 'BatchNorm_Fold/'):
+    epsilon = tf.cast(match.epsilon, weight.dtype)
+    inv_sigma_mv = tf.rsqrt(match.moving_variance + epsilon)
+    mult = inv_sigma_mv if match.gamma is None else inv_sigma_mv * match.gamma
+    mult_reshape = _per_output_channel(mult, layer, weight, 'scale_reshape')
+  with graph.name_scope(scope_prefix):
+    output = _folded_layer(match, tf.multiply(mult_reshape, weight, name='mul_fold'))
+  with graph.name_scope(scope_prefix + 'BatchNorm_Fold/'):
+    mean, variance, count = _moments_of(output)
+    with tf.name_scope('batch_norm_correction'):
+      magnitude = 1.0 if match.gamma is None else tf.abs(match.gamma)
+      recip = tf.multiply(magnitude, tf.rsqrt(variance + epsilon * tf.square(mult)),
+                          name='reciprocal_compute')
+      bias = tf.identity(-mean * recip if match.beta is None else match.beta - mean * recip,
+                         name='bias')
+      correction_offset = None
+      if freeze_delay is None:
+        correction_recip = tf.identity(recip, name='correction_recip')
+      else:
+        offset = tf.subtract(mean * recip, mult * match.moving_mean, name='offset_compute')
+        use_moving = tf.greater_equal(common.quantization_step(graph), freeze_delay,
+                                      name='use_moving_average')
+        correction_recip = tf.where(use_moving, tf.ones_like(recip), recip,
+                                    name='correction_recip')
+        correction_offset = tf.where(use_moving, offset, tf.zeros_like(offset),
+                                     name='correction_offset')
+        for key, name in (('mean', 'freeze_moving_mean'), ('variance', 'freeze_moving_var')):
+          update, index = match.updates[key]
+          decay = update.inputs[index]
+          frozen = tf.where(use_moving, tf.zeros_like(decay), decay, name=name)
+          internals.reroute_input(update, index, frozen)
+    # the float layer's statistics, for the moving averages only
+    float_mean = tf.math.divide_no_nan(tf.stop_gradient(mean), tf.stop_gradient(mult),
+                                       name='float_mean')
+    float_variance = tf.math.divide_no_nan(tf.stop_gradient(variance),
+                                           tf.stop_gradient(tf.square(mult)),
+                                           name='float_variance')
+  with graph.name_scope(scope_prefix):
+    output = tf.multiply(output, correction_recip, name='post_conv_mul')
+    if correction_offset is not None:
+      output = tf.add(output, correction_offset, name='correction_add')
+    output = tf.add(output, bias, name='add_fold')
+  gm.reroute(match.output, output, only=output_users)
+  if match.stat_outputs is not None:  # fused: the op's outputs feed the moving averages
+    unbiased = tf.multiply(float_variance, count / tf.maximum(count - 1.0, 1.0),
+                           name=scope_prefix + 'BatchNorm_Fold/Bessel_Correction')
+    batch_mean, batch_variance = match.stat_outputs
+    gm.reroute(batch_mean, float_mean, only=stat_users[0])
+    gm.reroute(batch_variance, unbiased, only=stat_users[1])
+  else:  # unfused: the moving averages' Sub ops read the graph's own statistics
+    for key, stat in (('mean', float_mean), ('variance', float_variance)):
+      update, index = match.updates[key]
+      sub = update.inputs[1 - index].op
+      internals.reroute_input(sub, 1, stat)

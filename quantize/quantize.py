@@ -19,6 +19,7 @@ import collections
 
 import tensorflow.compat.v1 as tf
 
+from quantize import fold_batch_norms
 from quantize import graph_matching as gm
 from quantize import quant_ops
 
@@ -26,7 +27,8 @@ _ADD_TYPES = ('Add', 'AddV2')
 _BIAS_TYPES = ('Add', 'AddV2', 'BiasAdd')
 _ACTIVATION_TYPES = ('Relu', 'Relu6', 'Identity')
 _PASS_THROUGH_TYPES = ('Reshape', 'Identity', 'SpaceToBatchND', 'BatchToSpaceND', 'MaxPool', 'Max')
-_FOLD_SUFFIXES = ('add_fold', 'mul_fold', 'post_conv_mul', 'correction_add', 'correction_mult')
+_FUSED_BATCH_NORM_TYPES = ('FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3')
+_FOLD_SUFFIXES = ('add_fold', 'mul_fold', 'mul_unfold', 'post_conv_mul', 'correction_add', 'correction_mult')
 
 # ctx: the layer's scope; weight: its weight tensor, read by the op `weight_user` (the layer, or
 # the Split of a grouped convolution); output: the tensor after the layer (or the concat of the
@@ -52,11 +54,13 @@ def quantize(graph, is_training, weight_bits=8, activation_bits=8, symmetric=Fal
       if not gm.in_scope(op, scope):
         continue
       if op.type in gm.LAYER_TYPES and _quantizable_weight(op.inputs[1]):
-        layers.append((gm.context(op.name), op.inputs[1], op, op.outputs[0]))
+        layers.append((gm.context(op.name),) + _weight_and_user(op, op.inputs[1])
+                      + (op.outputs[0],))
       grouped = gm.grouped_layer(op)
       if grouped is not None and _quantizable_weight(grouped[0].inputs[1]):
         split, convs = grouped
-        layers.append((gm.context(convs[0].name), split.inputs[1], split, op.outputs[0]))
+        layers.append((gm.context(convs[0].name),) + _weight_and_user(split, split.inputs[1])
+                      + (op.outputs[0],))
     for layer in layers:
       match = _match(*layer)
       if match is not None:
@@ -64,10 +68,26 @@ def quantize(graph, is_training, weight_bits=8, activation_bits=8, symmetric=Fal
     _quantize_other_ops(graph, scope, activation_bits, options)
 
 
+def _unfolded(weight):
+  """The folded weight under a 'single_conv' fold's `mul_unfold`, or None."""
+  op = weight.op
+  if op.type == 'Mul' and op.name.endswith(fold_batch_norms.UNFOLD_NAME):
+    folded = op.inputs[0]
+    if folded.op.type == 'Mul' and folded.op.name.endswith('mul_fold'):
+      return folded
+  return None
+
+
 def _quantizable_weight(weight):
   if weight.op.type == 'Mul' and weight.op.name.endswith('mul_fold'):
     return True
-  return gm.is_variable_read(weight)
+  return gm.is_variable_read(weight) or _unfolded(weight) is not None
+
+
+def _weight_and_user(user, weight):
+  """(the tensor to quantise as the weight, the op that reads it)."""
+  folded = _unfolded(weight)
+  return (weight, user) if folded is None else (folded, weight.op)
 
 
 def _other_operand(op, tensor):
@@ -117,7 +137,7 @@ def _match(ctx, weight, weight_user, tensor):
     if op is not None:
       tensor = op.outputs[0]
   output = tensor
-  bias_add = _next_op(tensor, lambda o: _is_bias_add(o, tensor))
+  bias_add = _next_op(tensor, lambda o: _is_bias_add(o, tensor)) or _training_batch_norm(tensor)
   if bias_add is not None:
     tensor = bias_add.outputs[0]
   bypass = _next_op(tensor, lambda o: _is_bypass(o, tensor))
@@ -137,6 +157,22 @@ def _match(ctx, weight, weight_user, tensor):
     if not any(o.type in gm.LAYER_TYPES and o.inputs[0] is output for o in output.consumers()):
       return None  # not a layer the rewrite quantises (e.g. the batch statistics' conv)
   return _Match(ctx, weight, weight_user, output, bias_add, bypass, activation, post_bypass)
+
+
+def _training_batch_norm(tensor):
+  """A fused batch norm left in a training graph by the 'single_conv' fold, normalising `tensor`
+  (directly, or between two Reshapes for a fully connected layer): it plays the bias add's part.
+  Returns the op whose output 0 is the batch norm's result, or None."""
+  reshape = None
+  op = _next_op(tensor, lambda o: o.type == 'Reshape' and o.inputs[0] is tensor)
+  if op is not None:
+    reshape, tensor = op, op.outputs[0]
+  bn = _next_op(tensor, lambda o: o.type in _FUSED_BATCH_NORM_TYPES and o.inputs[0] is tensor)
+  if bn is None:
+    return None
+  if reshape is None:
+    return bn
+  return _next_op(bn.outputs[0], lambda o: o.type == 'Reshape')
 
 
 def _followed_by_fake_quant(tensor):

@@ -7,7 +7,7 @@ from quantize import quantize
 
 
 def _rewrite(input_graph, is_training, weight_bits, activation_bits, symmetric, quant_delay,
-             freeze_bn_delay, scope):
+             freeze_bn_delay, scope, fold_mode='tf1'):
   graph = tf.get_default_graph() if input_graph is None else input_graph
   if not isinstance(graph, tf.Graph):
     raise TypeError('input_graph must be a tf.Graph or None, not %s' % type(graph).__name__)
@@ -16,7 +16,8 @@ def _rewrite(input_graph, is_training, weight_bits, activation_bits, symmetric, 
       raise ValueError('%s must be an integer from 2 to 16, not %r' % (name, bits))
   graph_matching.check_no_optimizer(graph)
   fold_batch_norms.fold_batch_norms(graph, is_training=is_training,
-                                    freeze_batch_norm_delay=freeze_bn_delay, scope=scope)
+                                    freeze_batch_norm_delay=freeze_bn_delay, scope=scope,
+                                    mode=fold_mode)
   quantize.quantize(graph, is_training, weight_bits=weight_bits,
                     activation_bits=activation_bits, symmetric=symmetric,
                     quant_delay=quant_delay, scope=scope)
@@ -43,11 +44,16 @@ def create_eval_graph(input_graph=None):
 
 def experimental_create_training_graph(input_graph=None, weight_bits=8, activation_bits=8,
                                        symmetric=False, quant_delay=0, freeze_bn_delay=None,
-                                       scope=None):
+                                       scope=None, fold_mode='tf1'):
   """`create_training_graph` with the bit widths, symmetric ranges, a step from which the batch
-  norms use their moving statistics (`freeze_bn_delay`), and a `scope` to rewrite only."""
+  norms use their moving statistics (`freeze_bn_delay`), and a `scope` to rewrite only.
+
+  `fold_mode` (new): 'tf1' (TF 1's fold: batch statistics from the layer with float weights, so
+  each layer runs twice) or 'single_conv' (each layer runs once; batch statistics from the
+  quantised layer's output; see `fold_batch_norms.fold_batch_norms`). The variables are the same.
+  """
   _rewrite(input_graph, True, weight_bits, activation_bits, symmetric, quant_delay,
-           freeze_bn_delay, scope)
+           freeze_bn_delay, scope, fold_mode)
 
 
 def experimental_create_eval_graph(input_graph=None, weight_bits=8, activation_bits=8,
