@@ -4,7 +4,8 @@ r"""Start-up of each script: seconds from the command to its first useful output
               original: train_benchmark.py's original worker (--input_pipeline=queue +
               slim.learning.train with the original script's summaries), to its step-1 line
   evaluation  eval_image_classifier.py --max_num_batches=1, to its first batch's result line;
-              original: the same with --input_pipeline=queue (eval_benchmark.py's original)
+              original: the same with --input_pipeline=queue and SLIM_TF_SPEEDUPS=0
+              (eval_benchmark.py's original: TensorFlow's and tf-slim's own code paths)
   export      export_inference_graph.py, to its "Wrote" line (file written); original: the
               original script's path (tensorflow.compat.v1 + tf_slim, every network and data set
               module imported by the factories, graph built in a tf.Graph, GraphDef written
@@ -120,6 +121,26 @@ def _commands(script, config, dataset_dir, checkpoint, folder):
           '--output_file=%s' % output]
 
 
+_ORIGINAL_ENVIRONMENT = []
+
+
+def environment(config, script=None):
+  """The process environment of a configuration: the original's is TensorFlow's own oneDNN choice
+  for this CPU, and for evaluation also SLIM_TF_SPEEDUPS=0 (TensorFlow's and tf-slim's own code
+  paths, as eval_benchmark.py's original); the port's is the scripts' own."""
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  env.pop('TF_ENABLE_ONEDNN_OPTS', None)
+  env.pop('SLIM_TF_SPEEDUPS', None)
+  if config != 'original':
+    return env
+  if not _ORIGINAL_ENVIRONMENT:
+    _ORIGINAL_ENVIRONMENT.append(bench_data.original_environment())
+  env.update(_ORIGINAL_ENVIRONMENT[0], TF_CPP_MIN_LOG_LEVEL='2')
+  if script == 'eval':
+    env['SLIM_TF_SPEEDUPS'] = '0'
+  return env
+
+
 def _time_to_marker(command, marker, env):
   start = time.time()
   process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -148,17 +169,14 @@ def main(argv):
   dataset_dir = bench_data.make_tfrecords(FLAGS.work_dir)
   scripts = [s for s in FLAGS.scripts.split(',') if s]
   checkpoint = _eval_checkpoint(dataset_dir) if 'eval' in scripts else None
-  original_env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2',
-                      **bench_data.original_environment())
-  port_env = dict(os.environ, PYTHONPATH=ROOT)
-  port_env.pop('TF_ENABLE_ONEDNN_OPTS', None)
+  onednn = environment('original')['TF_ENABLE_ONEDNN_OPTS']
   lines = ['| script (%s) | original s (median, spread) | port s (median, spread) | port / original '
            '(per round) | target <= 0.7x |' % FLAGS.model, '|---|---|---|---|---|']
   for script in scripts:
     def run_one(config, index, script=script):
       folder = tempfile.mkdtemp(dir=FLAGS.work_dir, prefix='startup_%s_%s_' % (script, config))
       seconds = _time_to_marker(_commands(script, config, dataset_dir, checkpoint, folder),
-                                _MARKERS[script], original_env if config == 'original' else port_env)
+                                _MARKERS[script], environment(config, script))
       print('%s %s round %d: %.1f s' % (script, config, index, seconds), flush=True)
       return seconds
     runs = bench_util.alternating_rounds(FLAGS.rounds, ('original', 'port'), run_one)
@@ -174,7 +192,7 @@ def main(argv):
         status))
   notes = ['%d alternating rounds; original with TF_ENABLE_ONEDNN_OPTS=%s (TensorFlow\'s own '
            'choice here); training batch %d, evaluation batch %d' % (
-               FLAGS.rounds, original_env['TF_ENABLE_ONEDNN_OPTS'], FLAGS.train_batch,
+               FLAGS.rounds, onednn, FLAGS.train_batch,
                FLAGS.eval_batch),
            bench_util.load_line() + ' at the end']
   print('\n'.join(lines))
