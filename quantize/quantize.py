@@ -137,7 +137,9 @@ def _match(ctx, weight, weight_user, tensor):
     if op is not None:
       tensor = op.outputs[0]
   output = tensor
-  bias_add = _next_op(tensor, lambda o: _is_bias_add(o, tensor)) or _training_batch_norm(tensor)
+  bias_add = _next_op(tensor, lambda o: _is_bias_add(o, tensor))
+  if bias_add is None and weight_user.name.endswith(fold_batch_norms.UNFOLD_NAME):
+    bias_add = _training_batch_norm(tensor)  # only after a 'single_conv' fold's layer
   if bias_add is not None:
     tensor = bias_add.outputs[0]
   bypass = _next_op(tensor, lambda o: _is_bypass(o, tensor))
