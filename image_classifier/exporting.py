@@ -305,8 +305,11 @@ def export_tflite(info, checkpoint, output_file, quantization='none', moving_ave
   check_quantization(quantization, quantized)
   if quantization == 'int8' and not quantized and calibration_images is None:
     raise UserError('int8 quantisation needs calibration images (--dataset_dir with TFRecords)')
+  # The float forms keep ShuffleNet's grouped convolutions grouped (TFLite runs them natively);
+  # the integer ones keep the block-diagonal kernel that the quantisers have always seen.
   session, images, logits, probabilities = model_info.session_with_model(
-      info, checkpoint, moving_average_decay, quantized=quantized)
+      info, checkpoint, moving_average_decay, quantized=quantized,
+      native_grouped_convs=quantization in ('none', 'float16'))
   with session:
     if quantized and quantization == 'int8':
       # The int8 kernels want zero-point-0 weights; before the converter, which freezes the

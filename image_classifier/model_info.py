@@ -7,14 +7,17 @@ know how to feed it. The functions here are the application's one way into `nets
 user's mistake (a UserError naming the valid names), not a crash.
 """
 import collections
+import contextlib
 
 import tensorflow.compat.v1 as tf
+import tf_slim as slim
 
 from datasets import dataset_factory
 from datasets import dataset_utils
 from foundation import errors
 from foundation.errors import UserError
 from nets import nets_factory
+from nets import shufflenet_utils
 from preprocessing import preprocessing_factory
 from image_classifier import checkpoints
 import quantize
@@ -137,14 +140,18 @@ def restore(session, checkpoint, moving_average_decay=None):
   tf.train.Saver(var_map).restore(session, checkpoint)
 
 
-def inference_graph(info, batch_size=None, quantized=False):
+def inference_graph(info, batch_size=None, quantized=False, native_grouped_convs=False):
   """A new graph with the `input` placeholder -> network; returns (graph, input, logits, probs).
 
   `quantized`: rewritten by `quantize.create_eval_graph` once the outputs exist (so that they read
   the fake-quantised logits), to restore a quantization-aware training checkpoint.
+  `native_grouped_convs`: ShuffleNet's grouped convolutions as TensorFlow's grouped `Conv2D`
+  (same variables, same outputs), for a graph that a converter reads rather than TensorFlow runs.
   """
   graph = tf.Graph()
-  with graph.as_default():
+  formulation = (slim.arg_scope([shufflenet_utils.grouped_conv2d], formulation='grouped')
+                 if native_grouped_convs else contextlib.nullcontext())
+  with graph.as_default(), formulation:
     images = tf.placeholder(tf.float32, [batch_size, info.image_size, info.image_size, 3],
                             name=INPUT)
     logits, probabilities = network_outputs(info, images)
@@ -154,10 +161,11 @@ def inference_graph(info, batch_size=None, quantized=False):
 
 
 def session_with_model(info, checkpoint, moving_average_decay=None, batch_size=None,
-                       quantized=False):
+                       quantized=False, native_grouped_convs=False):
   """`inference_graph` in a session with the weights restored: (session, input, logits,
   probabilities); the caller closes the session."""
-  graph, images, logits, probabilities = inference_graph(info, batch_size, quantized)
+  graph, images, logits, probabilities = inference_graph(info, batch_size, quantized,
+                                                         native_grouped_convs)
   session = tf.Session(graph=graph)
   with graph.as_default():
     restore(session, checkpoint, moving_average_decay)

@@ -41,13 +41,14 @@ def channel_shuffle(inputs, groups, scope=None):
     if channels % groups:
       raise ValueError('channel_shuffle: %d channels do not split into %d groups'
                        % (channels, groups))
-    batch, height, width = _dims(inputs)
-    net = tf.reshape(inputs, [batch, height, width, groups, channels // groups])
-    net = tf.transpose(net, [0, 1, 2, 4, 3])
-    return tf.reshape(net, [batch, height, width, channels])
+    # One [pixels, g, n] -> [pixels, n, g] transpose: the same permutation as a 5-D transpose of
+    # [batch, height, width, g, n], but a 3-D one is a fast kernel everywhere (TFLite included).
+    net = tf.reshape(inputs, [-1, groups, channels // groups])
+    net = tf.transpose(net, [0, 2, 1])
+    return tf.reshape(net, _dims(inputs) + [channels])
 
 
-GROUPED_CONV_FORMULATIONS = ('block_diagonal', 'split')
+GROUPED_CONV_FORMULATIONS = ('block_diagonal', 'split', 'grouped')
 
 
 def block_diagonal_kernel(weights, groups):
@@ -98,6 +99,11 @@ def grouped_conv2d(inputs,
       remapper, TFLite's converter); on the CPU that is faster than `groups` small convolutions.
     'split': each group convolved separately and the results concatenated (the formulation of
       the first port, kept to compare against).
+    'grouped': TensorFlow's own grouped `Conv2D` (the [kh, kw, in_channels / groups, m] variable
+      as its filter): the grouped multiply-adds only. For inference graphs that are converted,
+      not run by TensorFlow: the float TFLite export uses it (TFLite's CONV_2D runs groups
+      natively). Not for training (no CPU gradient) nor for TF sessions on CPU: once the
+      remapper fuses batch norm into it, the fused kernel rejects groups unless oneDNN is on.
   """
   with tf.variable_scope(scope, 'GroupedConv2d', [inputs], reuse=reuse) as sc:
     in_channels = inputs.shape.as_list()[-1]
@@ -117,7 +123,7 @@ def grouped_conv2d(inputs,
       raise ValueError('grouped_conv2d %s: formulation must be one of %s, not %r'
                        % (sc.name, ', '.join(GROUPED_CONV_FORMULATIONS), formulation))
     strides = [1, stride, stride, 1]
-    if groups == 1:
+    if groups == 1 or formulation == 'grouped':
       outputs = tf.nn.conv2d(inputs, weights, strides, padding)
     elif formulation == 'block_diagonal':
       outputs = tf.nn.conv2d(inputs, block_diagonal_kernel(weights, groups), strides, padding)

@@ -6,6 +6,8 @@ static op shapes at batch 1 -- what both papers call FLOPs. Batch norm, relu, po
 are not counted. Parameters are the trainable variables (weights, batch-norm gamma/beta, logits
 biases).
 """
+import os
+
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
@@ -329,3 +331,45 @@ def test_unknown_grouped_conv_formulation_is_a_value_error():
     with pytest.raises(ValueError, match='formulation'):
       shufflenet_utils.grouped_conv2d(tf.zeros([1, 4, 4, 6]), 6, [1, 1], groups=3,
                                       formulation='einsum')
+
+
+@pytest.mark.parametrize('model_name', ['shufflenet_v1', 'shufflenet_v1_g8', 'shufflenet_v2'])
+def test_float_tflite_export_runs_grouped_convs_with_the_checkpoints_logits(model_name, tmp_path):
+  """The float TFLite export (native grouped convolutions) computes the TF graph's logits.
+
+  A random-init checkpoint with batch-norm statistics away from 0 and 1 is restored into the TF
+  inference graph (block-diagonal kernels) and exported by `exporting.export_tflite`; the V1
+  flatbuffer holds the grouped kernels only, so it is smaller than the block-diagonal one.
+  """
+  from image_classifier import exporting
+  from image_classifier import model_info
+  size, classes = 64, 5
+  info = model_info.ModelInfo(model_name, classes, size, 'inception', 0, 'custom', None, {})
+  rng = np.random.RandomState(3)
+  images = rng.uniform(-1, 1, [2, size, size, 3]).astype(np.float32)
+  graph, inputs, logits, _ = model_info.inference_graph(info)
+  with graph.as_default(), tf.Session() as sess:
+    sess.run(tf.global_variables_initializer())
+    for v in tf.global_variables():
+      if 'moving_' in v.op.name or 'gamma' in v.op.name or 'beta' in v.op.name:
+        low = 0.5 if ('variance' in v.op.name or 'gamma' in v.op.name) else -0.5
+        v.load(rng.uniform(low, low + 1, v.shape.as_list()).astype(np.float32), sess)
+    expected = sess.run(logits, {inputs: images})
+    checkpoint = tf.train.Saver().save(sess, str(tmp_path / 'model.ckpt'))
+  grouped = str(tmp_path / 'grouped.tflite')
+  exporting.export_tflite(info, checkpoint, grouped)
+  interpreter = tf.lite.Interpreter(model_path=grouped)
+  interpreter.resize_tensor_input(interpreter.get_input_details()[0]['index'], images.shape)
+  interpreter.allocate_tensors()
+  interpreter.set_tensor(interpreter.get_input_details()[0]['index'], images)
+  interpreter.invoke()
+  outputs = {d['name']: interpreter.get_tensor(d['index'])
+             for d in interpreter.get_output_details()}
+  actual = next(v for k, v in outputs.items() if 'logits' in k)
+  assert np.abs(expected).max() > 1e-2
+  np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+  if model_name.startswith('shufflenet_v1'):
+    session, images_t, logits_t, probs_t = model_info.session_with_model(info, checkpoint)
+    with session:
+      dense = tf.lite.TFLiteConverter.from_session(session, [images_t], [logits_t]).convert()
+    assert os.path.getsize(grouped) < 0.8 * len(dense)
