@@ -93,7 +93,11 @@ def test_mobilenet_v1_range_variable_names_are_the_originals():
 
 
 
-def test_training_checkpoint_restores_into_eval_graph(tmp_path):
+FOLD_MODES = ['tf1', 'single_conv']
+
+
+@pytest.mark.parametrize('fold_mode', FOLD_MODES)
+def test_training_checkpoint_restores_into_eval_graph(tmp_path, fold_mode):
   """A QAT checkpoint holds float vars + ranges + debias vars + the counter; eval restores it
   with no variable missing or extra."""
   prefix = str(tmp_path / 'model.ckpt')
@@ -103,7 +107,7 @@ def test_training_checkpoint_restores_into_eval_graph(tmp_path):
     logits = _factory_net('mobilenet_v1_025', True, images)
     float_names = set(v.op.name for v in tf.global_variables())
     loss = tf.losses.sparse_softmax_cross_entropy([1, 2], logits)
-    quantize.create_training_graph(quant_delay=1)
+    quantize.experimental_create_training_graph(quant_delay=1, fold_mode=fold_mode)
     tf.train.get_or_create_global_step()
     # Forward runs with the batch-norm updates (the ranges learn there; no optimizer is needed
     # for the variables a training checkpoint holds, and gradients are slow to build here).
@@ -169,7 +173,6 @@ FAMILIES = ['mobilenet_v1_025', 'mobilenet_v2', 'mobilenet_v3_small', 'inception
             'resnet_v1_50', 'shufflenet_v1', 'shufflenet_v2']
 
 
-FOLD_MODES = ['tf1', 'single_conv']
 
 
 @pytest.mark.parametrize('fold_mode', FOLD_MODES)
