@@ -5,12 +5,18 @@ Configurations (random weights; speed does not depend on them):
     between a split and a concat (built with `formulation='split'` through an arg scope, inside
     this benchmark only);
   * shufflenet_v1: the current formulation (block-diagonal kernel, one convolution);
-  * tflite only, shufflenet_v1 (grouped, export): what export_model.py --format=tflite writes, the
-    grouped convolutions as TensorFlow's grouped Conv2D (TFLite runs them natively);
+  * shufflenet_v1 (grouped): the grouped convolutions as TensorFlow's grouped Conv2D. In TFLite
+    that is what export_model.py --format=tflite writes (TFLite runs them natively); in TF (backend
+    tf) it is what eval_image_classifier.py builds where TensorFlow runs it fused (oneDNN on, no
+    GPU), and the configuration is left out elsewhere; frozen graphs keep the block-diagonal form
+    (they must run on any TensorFlow), so tf_frozen leaves it out;
   * shufflenet_v2, mobilenet_v1, mobilenet_v2: as registered in nets_factory.
 Backends:
   * tf: inference graph (is_training=False) in a TF session (graph mode, TensorFlow's default
     threads), one feed of --batch_size images per run;
+  * tf_frozen: the same graph with its variables turned into constants (what freeze_graph.py
+    writes and label_image.py runs), in a new TF session: Grappler folds what depends on the
+    weights only (the block-diagonal kernels, batch norms) once, when the graph is first run;
   * tflite: the float TFLite model the exporter writes (TFLiteConverter.from_session, as
     export_model.py --format=tflite), run by tf.lite.Interpreter with --tflite_threads threads.
 Every configuration is built first, then --rounds rounds run them alternately; a round times
@@ -21,6 +27,7 @@ batch.
 Usage:
   python benchmarks/shufflenet_benchmark.py --backend=tf --batch_size=1
   python benchmarks/shufflenet_benchmark.py --backend=tf --batch_size=32 --runs=3
+  python benchmarks/shufflenet_benchmark.py --backend=tf_frozen --batch_size=1
   python benchmarks/shufflenet_benchmark.py --backend=tflite --batch_size=1
 
 This is a benchmark, not a test: it asserts nothing and is not collected by pytest.
@@ -41,6 +48,7 @@ from image_classifier import process  # noqa: E402
 process.configure(sys.argv)  # as a script: graph mode, speed-ups, oneDNN on x86
 
 from image_classifier import cli  # noqa: E402
+from image_classifier import model_info  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
@@ -50,7 +58,8 @@ import bench_data  # noqa: E402  (benchmarks/ is on sys.path as the script's fol
 from nets import nets_factory  # noqa: E402
 from nets import shufflenet_utils  # noqa: E402
 
-flags.DEFINE_enum('backend', 'tf', ['tf', 'tflite'], 'TF session or TFLite interpreter.')
+flags.DEFINE_enum('backend', 'tf', ['tf', 'tf_frozen', 'tflite'],
+                  'TF session (variables or frozen constants) or TFLite interpreter.')
 flags.DEFINE_integer('batch_size', 1, 'Images per run.')
 flags.DEFINE_integer('rounds', 7, 'Alternating rounds.')
 flags.DEFINE_integer('runs', 10, 'Timed runs per configuration and round (their median is kept).')
@@ -63,7 +72,7 @@ BASELINE = 'mobilenet_v2'
 # (label, model name, grouped-convolution formulation or None for the registered network)
 CONFIGS = (('shufflenet_v1 (split, before)', 'shufflenet_v1', 'split'),
            ('shufflenet_v1', 'shufflenet_v1', None),
-           ('shufflenet_v1 (grouped, export)', 'shufflenet_v1', 'grouped'),
+           ('shufflenet_v1 (grouped)', 'shufflenet_v1', 'grouped'),
            ('shufflenet_v2', 'shufflenet_v2', None),
            ('mobilenet_v1', 'mobilenet_v1', None),
            ('mobilenet_v2', 'mobilenet_v2', None))
@@ -96,6 +105,16 @@ def _runner(name, formulation, batch_size, backend):
       -1, 1, images.shape.as_list()).astype(np.float32)
   if backend == 'tf':
     return lambda: session.run(logits, {images: batch})
+  if backend == 'tf_frozen':
+    frozen = tf.graph_util.convert_variables_to_constants(
+        session, session.graph.as_graph_def(), [logits.op.name])
+    session.close()
+    graph = tf.Graph()
+    with graph.as_default():
+      tf.import_graph_def(frozen, name='')
+    frozen_session = tf.Session(graph=graph)
+    feeds, fetch = graph.get_tensor_by_name(images.name), graph.get_tensor_by_name(logits.name)
+    return lambda: frozen_session.run(fetch, {feeds: batch})
   converter = tf.lite.TFLiteConverter.from_session(session, [images], [logits])
   model = converter.convert()
   session.close()
@@ -126,8 +145,12 @@ def main(argv):
   load_before = os.getloadavg()
   runners = {}
   for label, name, formulation in CONFIGS:
-    if formulation == 'grouped' and FLAGS.backend != 'tflite':
-      continue  # a graph for converters: TF's CPU kernels do not run every fused form of it
+    if formulation == 'grouped' and not (
+        FLAGS.backend == 'tflite'
+        or (FLAGS.backend == 'tf' and model_info.native_grouped_convs_run_here())):
+      sys.stderr.write('skipping %s: TensorFlow here does not run grouped Conv2Ds fused '
+                       '(oneDNN off or a GPU), or the backend is a frozen graph\n' % label)
+      continue
     sys.stderr.write('building %s (%s)...\n' % (label, FLAGS.backend))
     runners[label] = _runner(name, formulation, FLAGS.batch_size, FLAGS.backend)
     for _ in range(FLAGS.warmup):
@@ -149,6 +172,8 @@ def main(argv):
   notes = ['%d alternating rounds x %d timed runs (median per round) after %d warm-up runs; '
            'random weights; %s' % (FLAGS.rounds, FLAGS.runs, FLAGS.warmup,
                                    'TF session, default threads' if FLAGS.backend == 'tf' else
+                                   'frozen graph in a TF session, default threads'
+                                   if FLAGS.backend == 'tf_frozen' else
                                    'tf.lite.Interpreter, %d threads' % FLAGS.tflite_threads),
            'load average (1, 5, 15 min) before: %s; after: %s' % (
                ', '.join('%.1f' % x for x in load_before),

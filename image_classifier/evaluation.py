@@ -132,9 +132,15 @@ def _report(opts, dataset, checkpoint, step, tally, elapsed):
 
 def model_fetches(opts, network_fn, images, labels, num_classes):
   """What each evaluation step fetches: [top-1 predictions, labels, top-k hits]."""
-  logits, _ = network_fn(images)
   fold = getattr(opts, 'fold_batch_norms', internals.SPEEDUPS)
-  if fold and not getattr(opts, 'quantize', False):
+  quantized = getattr(opts, 'quantize', False)
+  # ShuffleNet V1's grouped convolutions as grouped Conv2Ds where this process runs them fused
+  # (oneDNN on, CPU only): a third of the block-diagonal kernel's multiply-adds, and no kernel to
+  # assemble from the variables at every batch (benchmarks/results/shufflenet.md).
+  native = internals.SPEEDUPS and not quantized and model_info.native_grouped_convs_run_here()
+  with model_info.grouped_conv_formulation(native):
+    logits, _ = network_fn(images)
+  if fold and not quantized:
     # Batch norms folded into the weights before them (within float round-off of the unfolded
     # graph): the depthwise convs then run fused with their bias and ReLU, and no batch-norm pass
     # is left (benchmarks/results/speed.md). Off with SLIM_TF_SPEEDUPS=0; --quantize folds itself.

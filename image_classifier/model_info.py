@@ -15,6 +15,7 @@ import tf_slim as slim
 from datasets import dataset_factory
 from datasets import dataset_utils
 from foundation import errors
+from foundation import internals
 from foundation.errors import UserError
 from nets import nets_factory
 from nets import shufflenet_utils
@@ -140,6 +141,23 @@ def restore(session, checkpoint, moving_average_decay=None):
   tf.train.Saver(var_map).restore(session, checkpoint)
 
 
+def grouped_conv_formulation(native):
+  """The arg scope that builds ShuffleNet's grouped convolutions as TensorFlow's grouped `Conv2D`
+  when `native` (same variables, same outputs), or a no-op scope."""
+  return (slim.arg_scope([shufflenet_utils.grouped_conv2d], formulation='grouped')
+          if native else contextlib.nullcontext())
+
+
+def native_grouped_convs_run_here():
+  """True when this process's TensorFlow runs a grouped `Conv2D` with its batch norm fused.
+
+  Its remapper fuses conv + batch norm; with oneDNN on, the fused CPU kernel takes groups (and
+  does a third of the block-diagonal kernel's work for ShuffleNet V1 g3); with oneDNN off it
+  fails. Only CPU-only processes (a GPU would take the convolutions, untested here).
+  """
+  return internals.onednn_enabled() and not tf.config.list_physical_devices('GPU')
+
+
 def inference_graph(info, batch_size=None, quantized=False, native_grouped_convs=False):
   """A new graph with the `input` placeholder -> network; returns (graph, input, logits, probs).
 
@@ -149,9 +167,7 @@ def inference_graph(info, batch_size=None, quantized=False, native_grouped_convs
   (same variables, same outputs), for a graph that a converter reads rather than TensorFlow runs.
   """
   graph = tf.Graph()
-  formulation = (slim.arg_scope([shufflenet_utils.grouped_conv2d], formulation='grouped')
-                 if native_grouped_convs else contextlib.nullcontext())
-  with graph.as_default(), formulation:
+  with graph.as_default(), grouped_conv_formulation(native_grouped_convs):
     images = tf.placeholder(tf.float32, [batch_size, info.image_size, info.image_size, 3],
                             name=INPUT)
     logits, probabilities = network_outputs(info, images)

@@ -373,3 +373,56 @@ def test_float_tflite_export_runs_grouped_convs_with_the_checkpoints_logits(mode
     with session:
       dense = tf.lite.TFLiteConverter.from_session(session, [images_t], [logits_t]).convert()
     assert os.path.getsize(grouped) < 0.8 * len(dense)
+
+
+def test_eval_graph_uses_grouped_convs_where_they_run_fused(tmp_path):
+  """eval_image_classifier's graph (`evaluation.model_fetches`, batch norms folded) builds V1's
+  grouped convolutions as grouped Conv2Ds when this process runs them fused (oneDNN on, CPU only),
+  as block-diagonal kernels otherwise; either way it computes the inference graph's logits."""
+  import types
+  from image_classifier import evaluation
+  from image_classifier import model_info
+  size, classes = 64, 5
+  info = model_info.ModelInfo('shufflenet_v1', classes, size, 'inception', 0, 'custom', None, {})
+  rng = np.random.RandomState(5)
+  batch = rng.uniform(-1, 1, [3, size, size, 3]).astype(np.float32)
+  graph, inputs, logits, _ = model_info.inference_graph(info)
+  with graph.as_default(), tf.Session() as sess:
+    sess.run(tf.global_variables_initializer())
+    for v in tf.global_variables():
+      if 'moving_' in v.op.name or 'gamma' in v.op.name or 'beta' in v.op.name:
+        low = 0.5 if ('variance' in v.op.name or 'gamma' in v.op.name) else -0.5
+        v.load(rng.uniform(low, low + 1, v.shape.as_list()).astype(np.float32), sess)
+    expected = sess.run(logits, {inputs: batch})
+    checkpoint = tf.train.Saver().save(sess, str(tmp_path / 'model.ckpt'))
+
+  network_fn = nets_factory.get_network_fn('shufflenet_v1', num_classes=classes,
+                                           is_training=False)
+  captured = []
+
+  def capturing_fn(images):
+    outputs = network_fn(images)
+    captured.append(outputs[0])
+    return outputs
+
+  native = model_info.native_grouped_convs_run_here()
+  with tf.Graph().as_default() as eval_graph:
+    images = tf.placeholder(tf.float32, batch.shape)
+    labels = tf.constant(np.argmax(expected, 1))
+    fetches = evaluation.model_fetches(types.SimpleNamespace(quantize=False), capturing_fn,
+                                       images, labels, classes)
+    block_diagonal = [op.name for op in eval_graph.get_operations()
+                      if op.name.endswith('BlockDiagonal')]
+    grouped = [op.name for op in eval_graph.get_operations() if op.type == 'Conv2D'
+               and op.inputs[1].shape[2] != op.inputs[0].shape[3]]
+    with tf.Session() as sess:
+      tf.train.Saver().restore(sess, checkpoint)
+      actual, (predictions, _, hits) = sess.run([captured[0], fetches], {images: batch})
+  if native:
+    assert grouped and not block_diagonal, (grouped, block_diagonal)
+  else:
+    assert block_diagonal and not grouped, (grouped, block_diagonal)
+  assert np.abs(expected).max() > 1e-2
+  np.testing.assert_allclose(actual.reshape(expected.shape), expected, rtol=1e-4,
+                             atol=1e-4 * np.abs(expected).max())
+  assert hits.all() and (predictions == np.argmax(expected, 1)).all()
