@@ -8,8 +8,10 @@ Configurations (random weights; speed does not depend on them):
   * shufflenet_v1 (grouped): the grouped convolutions as TensorFlow's grouped Conv2D. In TFLite
     that is what export_model.py --format=tflite writes (TFLite runs them natively); in TF (backend
     tf) it is what eval_image_classifier.py builds where TensorFlow runs it fused (oneDNN on, no
-    GPU), and the configuration is left out elsewhere; frozen graphs keep the block-diagonal form
-    (they must run on any TensorFlow), so tf_frozen leaves it out;
+    GPU); in tf_frozen, the block-diagonal frozen graph (the portable form export writes) with
+    its convolutions pointed at the grouped weights as label_image.py and eval_exported_model.py
+    load it there (`model_info.grouped_convs_from_block_diagonal`). Left out of both TF backends
+    where TensorFlow does not run grouped Conv2Ds fused;
   * shufflenet_v2, mobilenet_v1, mobilenet_v2: as registered in nets_factory.
 Backends:
   * tf: inference graph (is_training=False) in a TF session (graph mode, TensorFlow's default
@@ -100,7 +102,8 @@ def _session(name, formulation, batch_size):
 
 def _runner(name, formulation, batch_size, backend):
   """A no-argument function running one inference of `batch_size` random images."""
-  session, images, logits = _session(name, formulation, batch_size)
+  frozen_grouped = backend == 'tf_frozen' and formulation == 'grouped'
+  session, images, logits = _session(name, None if frozen_grouped else formulation, batch_size)
   batch = np.random.RandomState(0).uniform(
       -1, 1, images.shape.as_list()).astype(np.float32)
   if backend == 'tf':
@@ -109,6 +112,8 @@ def _runner(name, formulation, batch_size, backend):
     frozen = tf.graph_util.convert_variables_to_constants(
         session, session.graph.as_graph_def(), [logits.op.name])
     session.close()
+    if frozen_grouped:
+      model_info.grouped_convs_from_block_diagonal(frozen)
     graph = tf.Graph()
     with graph.as_default():
       tf.import_graph_def(frozen, name='')
@@ -147,9 +152,9 @@ def main(argv):
   for label, name, formulation in CONFIGS:
     if formulation == 'grouped' and not (
         FLAGS.backend == 'tflite'
-        or (FLAGS.backend == 'tf' and model_info.native_grouped_convs_run_here())):
+        or model_info.native_grouped_convs_run_here()):
       sys.stderr.write('skipping %s: TensorFlow here does not run grouped Conv2Ds fused '
-                       '(oneDNN off or a GPU), or the backend is a frozen graph\n' % label)
+                       '(oneDNN off or a GPU)\n' % label)
       continue
     sys.stderr.write('building %s (%s)...\n' % (label, FLAGS.backend))
     runners[label] = _runner(name, formulation, FLAGS.batch_size, FLAGS.backend)

@@ -58,6 +58,9 @@ class FrozenModel(object):
     recorded = exporting.read_nodes(path)
     self.info = info or (model_info.info_from_json(recorded) if recorded.get('model_name') else None)
     graph_def = exporting.load_graph_def(path)
+    if model_info.native_grouped_convs_run_here():
+      # ShuffleNet V1's block-diagonal kernels as the grouped convolutions they stand for.
+      model_info.grouped_convs_from_block_diagonal(graph_def)
     names = {n.name for n in graph_def.node}
     recorded_output = recorded.get('output', 'InceptionV3/Predictions/Reshape_1')
     logits_node = output_node or (LOGITS if LOGITS in names else recorded_output)

@@ -426,3 +426,42 @@ def test_eval_graph_uses_grouped_convs_where_they_run_fused(tmp_path):
   np.testing.assert_allclose(actual.reshape(expected.shape), expected, rtol=1e-4,
                              atol=1e-4 * np.abs(expected).max())
   assert hits.all() and (predictions == np.argmax(expected, 1)).all()
+
+
+def test_frozen_graph_runs_grouped_convs_where_they_run_fused(tmp_path):
+  """A frozen ShuffleNet V1 (block-diagonal kernels, as export writes it) loaded by
+  `serving.FrozenModel` runs its grouped convolutions as grouped Conv2Ds where this process runs
+  them fused, as written elsewhere; same logits as the inference graph either way."""
+  from image_classifier import model_info
+  from image_classifier import serving
+  size, classes = 64, 5
+  info = model_info.ModelInfo('shufflenet_v1', classes, size, 'inception', 0, 'custom', None, {})
+  rng = np.random.RandomState(7)
+  batch = rng.uniform(-1, 1, [2, size, size, 3]).astype(np.float32)
+  graph, inputs, logits, _ = model_info.inference_graph(info)
+  with graph.as_default(), tf.Session() as sess:
+    sess.run(tf.global_variables_initializer())
+    for v in tf.global_variables():
+      if 'moving_' in v.op.name or 'gamma' in v.op.name or 'beta' in v.op.name:
+        low = 0.5 if ('variance' in v.op.name or 'gamma' in v.op.name) else -0.5
+        v.load(rng.uniform(low, low + 1, v.shape.as_list()).astype(np.float32), sess)
+    expected = sess.run(logits, {inputs: batch})
+    frozen = tf.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(),
+                                                          [logits.op.name])
+  path = tmp_path / 'frozen.pb'
+  path.write_bytes(frozen.SerializeToString())
+
+  rewritten = tf.GraphDef()
+  rewritten.CopyFrom(frozen)
+  # 16 units of two grouped 1x1 convolutions, but the first of Stage2 (ungrouped input)
+  assert model_info.grouped_convs_from_block_diagonal(rewritten) == 31
+
+  model = serving.FrozenModel(str(path), info=info, input_node=inputs.op.name,
+                              output_node=logits.op.name)
+  grouped = [op.name for op in model.session.graph.get_operations() if op.type == 'Conv2D'
+             and op.inputs[1].shape[2] != op.inputs[0].shape[3]]
+  assert bool(grouped) == model_info.native_grouped_convs_run_here(), grouped
+  actual = model.logits(batch)
+  model.close()
+  assert np.abs(expected).max() > 1e-2
+  np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
