@@ -221,6 +221,16 @@ def training_scaffold(alone, **kwargs):
   return cls(**kwargs)
 
 
+def restoring_scaffold(saver, restored):
+  """A `tf.train.Scaffold` with `saver`, for a session restored from a checkpoint; without
+  readiness checks (speed-up) when the `restored` variables are every global variable of the
+  graph, so that nothing the checks look at can be left uninitialised (a restore fails by itself
+  on a variable the checkpoint lacks)."""
+  complete = {v.op.name for v in restored} >= {v.op.name for v in tf.global_variables()}
+  cls = _ScaffoldWithoutReadyChecks if complete and SPEEDUPS else tf.train.Scaffold
+  return cls(saver=saver)
+
+
 # What the JPEG-window input path needs of a descriptor's TFExampleDecoder.
 PlainImageDecoding = collections.namedtuple('PlainImageDecoding', [
     'keys_to_features', 'items_to_handlers', 'image_key', 'channels'])

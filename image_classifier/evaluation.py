@@ -11,6 +11,7 @@ import time
 import numpy as np
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
+from tensorflow.core.protobuf import rewriter_config_pb2
 
 from datasets import dataset_factory
 from foundation import fileio
@@ -150,6 +151,18 @@ def model_fetches(opts, network_fn, images, labels, num_classes):
   return [tf.argmax(logits, 1), labels, in_top_k]
 
 
+def session_config(opts):
+  """The evaluation session's ConfigProto: the precision rewrite and, with the speed-ups, one
+  round of Grappler. Its second round finds nothing more in slim's inference graphs
+  (tests/test_speed.py compares the executed graphs) and cost about 0.1 s of the first batch
+  (benchmarks/results/speed.md)."""
+  config = precision.session_config(getattr(opts, 'mixed_precision', 'none'))
+  if internals.SPEEDUPS:
+    config.graph_options.rewrite_options.meta_optimizer_iterations = (
+        rewriter_config_pb2.RewriterConfig.ONE)
+  return config
+
+
 def evaluate_checkpoint(opts, checkpoint):
   """Evaluates one checkpoint; returns a dict of results (also written to --eval_dir)."""
   with tf.Graph().as_default():
@@ -172,9 +185,10 @@ def evaluate_checkpoint(opts, checkpoint):
 
     var_map = checkpoints.check_fits(checkpoint, var_map, fix_flag=None)
     creator = tf.train.ChiefSessionCreator(
-        scaffold=tf.train.Scaffold(saver=tf.train.Saver(var_map)), master=opts.master,
+        scaffold=internals.restoring_scaffold(tf.train.Saver(var_map), var_map.values()),
+        master=opts.master,
         checkpoint_filename_with_path=checkpoint,
-        config=precision.session_config(getattr(opts, 'mixed_precision', 'none')))
+        config=session_config(opts))
     num_batches = opts.max_num_batches or int(np.ceil(dataset.num_samples / opts.batch_size))
     tally = Tally(num_classes)
     with tf.train.MonitoredSession(session_creator=creator) as session:

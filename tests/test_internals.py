@@ -189,6 +189,27 @@ def test_factories_follow_the_switch(tmp_path, graph):
   assert type(internals.training_scaffold(alone=False)) is tf.train.Scaffold
 
 
+def test_restoring_scaffold_skips_the_checks_only_when_every_variable_is_restored(tmp_path,
+                                                                                graph):
+  a = tf.get_variable('a', [2], initializer=tf.ones_initializer())
+  b = tf.get_variable('b', [3], initializer=tf.ones_initializer())
+  with tf.Session() as session:
+    session.run(tf.global_variables_initializer())
+    checkpoint = tf.train.Saver().save(session, str(tmp_path / 'model.ckpt'))
+  complete = internals.restoring_scaffold(tf.train.Saver([a, b]), [a, b])
+  partial = internals.restoring_scaffold(tf.train.Saver([a]), [a])
+  assert (type(complete) is not tf.train.Scaffold) == internals.SPEEDUPS
+  assert type(partial) is tf.train.Scaffold
+  # Partly restored, the checks stay and name the variable left out.
+  creator = tf.train.ChiefSessionCreator(scaffold=partial, checkpoint_filename_with_path=checkpoint)
+  with pytest.raises(RuntimeError, match='not initialized: b'):
+    tf.train.MonitoredSession(session_creator=creator)
+  creator = tf.train.ChiefSessionCreator(scaffold=complete,
+                                         checkpoint_filename_with_path=checkpoint)
+  with tf.train.MonitoredSession(session_creator=creator) as session:
+    np.testing.assert_array_equal(session.run(b), np.ones(3))
+
+
 @pytest.mark.parametrize('value,expected', [('off', False), ('1', True)])
 def test_the_switch_is_read_from_the_environment(value, expected):
   code = ('import sys; sys.path.insert(0, %r); from foundation import internals; '

@@ -384,3 +384,45 @@ def test_bfloat16_training_learns_the_digits_like_float32(digits_dir, float32_le
   # two such runs 5 points apart (0.869 / 0.819), so the tolerance is 7 points here; the 1-point
   # comparison of issue #8 needs the benchmark's longer runs.
   assert bfloat16 >= float32 - 0.07, (float32, bfloat16)
+
+
+def _executed_eval_graph(config, model_name, size):
+  """The optimised graph an evaluation batch of `model_name` executes under `config` (the eval
+  script's fetches: batch norms folded, native grouped convolutions where they run), as a
+  multiset of (op, inputs, fused ops)."""
+  import collections
+  from image_classifier import evaluation
+  from nets import nets_factory
+  with tf.Graph().as_default():
+    tf.set_random_seed(1)
+    images = tf.random.uniform([2, size, size, 3])
+    labels = tf.constant([1, 2])
+    network_fn = nets_factory.get_network_fn(model_name, 10, is_training=False)
+    fetches = evaluation.model_fetches(types.SimpleNamespace(quantize=False), network_fn, images,
+                                       labels, 10)
+    with tf.Session(config=config) as session:
+      session.run(tf.global_variables_initializer())
+      metadata = tf.RunMetadata()
+      session.run(fetches, options=tf.RunOptions(output_partition_graphs=True),
+                  run_metadata=metadata)
+  return collections.Counter(
+      (node.op, len(node.input), tuple(node.attr['fused_ops'].list.s))
+      for graph in metadata.partition_graphs for node in graph.node)
+
+
+@pytest.mark.parametrize('model_name,size', [('mobilenet_v1', 64), ('inception_v1', 224),
+                                             ('shufflenet_v1', 64), ('resnet_v1_50', 64)])
+def test_one_grappler_round_executes_the_same_evaluation_graph(model_name, size):
+  # evaluation.session_config runs one round of Grappler instead of two: the executed evaluation
+  # graph must be the very same.
+  from image_classifier import evaluation
+  from foundation import internals
+  config = evaluation.session_config(types.SimpleNamespace(mixed_precision='none'))
+  two_rounds = tf.ConfigProto()
+  two_rounds.CopyFrom(config)
+  two_rounds.graph_options.rewrite_options.ClearField('meta_optimizer_iterations')
+  if internals.SPEEDUPS:
+    assert config != two_rounds
+  reference = _executed_eval_graph(two_rounds, model_name, size)
+  assert sum(reference.values()) > 50
+  assert _executed_eval_graph(config, model_name, size) == reference
