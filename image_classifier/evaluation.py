@@ -138,7 +138,7 @@ def model_fetches(opts, network_fn, images, labels, num_classes):
   # ShuffleNet V1's grouped convolutions as grouped Conv2Ds where this process runs them fused
   # (oneDNN on, CPU only): a third of the block-diagonal kernel's multiply-adds, and no kernel to
   # assemble from the variables at every batch (benchmarks/results/shufflenet.md).
-  native = internals.SPEEDUPS and not quantized and model_info.native_grouped_convs_run_here()
+  native = not quantized and model_info.native_grouped_convs_run_here()
   with model_info.grouped_conv_formulation(native):
     logits, _ = network_fn(images)
   if fold and not quantized:

@@ -153,9 +153,11 @@ def native_grouped_convs_run_here():
 
   Its remapper fuses conv + batch norm; with oneDNN on, the fused CPU kernel takes groups (and
   does a third of the block-diagonal kernel's work for ShuffleNet V1 g3); with oneDNN off it
-  fails. Only CPU-only processes (a GPU would take the convolutions, untested here).
+  fails. Only CPU-only processes (a GPU would take the convolutions, untested here), and only
+  with the speed-ups (SLIM_TF_SPEEDUPS=0 keeps the graphs as built).
   """
-  return internals.onednn_enabled() and not tf.config.list_physical_devices('GPU')
+  return (internals.SPEEDUPS and internals.onednn_enabled()
+          and not tf.config.list_physical_devices('GPU'))
 
 
 def _base_name(input_name):
