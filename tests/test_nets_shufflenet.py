@@ -285,6 +285,14 @@ def test_multiply_adds_counts_convolutions_and_matmuls_only():
     assert model_stats.op_multiply_adds(grouped.op) == 8 * 8 * 6 * 2
 
 
+def _load_batch_norm_statistics_away_from_0_and_1(sess, rng):
+  """Random moving statistics, gammas and betas, so that a batch norm changes what it sees."""
+  for v in tf.global_variables():
+    if 'moving_' in v.op.name or 'gamma' in v.op.name or 'beta' in v.op.name:
+      low = 0.5 if ('variance' in v.op.name or 'gamma' in v.op.name) else -0.5
+      v.load(rng.uniform(low, low + 1, v.shape.as_list()).astype(np.float32), sess)
+
+
 @pytest.mark.parametrize('fn', [shufflenet_v1.shufflenet_v1, shufflenet_v1.shufflenet_v1_g8])
 @pytest.mark.parametrize('is_training', [False, True])
 def test_block_diagonal_grouped_convs_match_the_split_formulation(fn, is_training):
@@ -310,10 +318,7 @@ def test_block_diagonal_grouped_convs_match_the_split_formulation(fn, is_trainin
     old_grads = tf.gradients(tf.reduce_sum(tf.square(old_logits)), variables)
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
-      for v in tf.global_variables():  # batch-norm statistics away from 0 and 1
-        if 'moving_' in v.op.name or 'gamma' in v.op.name or 'beta' in v.op.name:
-          low = 0.5 if ('variance' in v.op.name or 'gamma' in v.op.name) else -0.5
-          v.load(rng.uniform(low, low + 1, v.shape.as_list()).astype(np.float32), sess)
+      _load_batch_norm_statistics_away_from_0_and_1(sess, rng)
       new, old, new_g, old_g = sess.run([new_logits, old_logits, new_grads, old_grads])
   assert np.abs(new).max() > 1e-3
   np.testing.assert_allclose(new, old, rtol=1e-4, atol=1e-4 * np.abs(old).max())
@@ -350,10 +355,7 @@ def test_float_tflite_export_runs_grouped_convs_with_the_checkpoints_logits(mode
   graph, inputs, logits, _ = model_info.inference_graph(info)
   with graph.as_default(), tf.Session() as sess:
     sess.run(tf.global_variables_initializer())
-    for v in tf.global_variables():
-      if 'moving_' in v.op.name or 'gamma' in v.op.name or 'beta' in v.op.name:
-        low = 0.5 if ('variance' in v.op.name or 'gamma' in v.op.name) else -0.5
-        v.load(rng.uniform(low, low + 1, v.shape.as_list()).astype(np.float32), sess)
+    _load_batch_norm_statistics_away_from_0_and_1(sess, rng)
     expected = sess.run(logits, {inputs: images})
     checkpoint = tf.train.Saver().save(sess, str(tmp_path / 'model.ckpt'))
   grouped = str(tmp_path / 'grouped.tflite')
@@ -389,10 +391,7 @@ def test_eval_graph_uses_grouped_convs_where_they_run_fused(tmp_path):
   graph, inputs, logits, _ = model_info.inference_graph(info)
   with graph.as_default(), tf.Session() as sess:
     sess.run(tf.global_variables_initializer())
-    for v in tf.global_variables():
-      if 'moving_' in v.op.name or 'gamma' in v.op.name or 'beta' in v.op.name:
-        low = 0.5 if ('variance' in v.op.name or 'gamma' in v.op.name) else -0.5
-        v.load(rng.uniform(low, low + 1, v.shape.as_list()).astype(np.float32), sess)
+    _load_batch_norm_statistics_away_from_0_and_1(sess, rng)
     expected = sess.run(logits, {inputs: batch})
     checkpoint = tf.train.Saver().save(sess, str(tmp_path / 'model.ckpt'))
 
@@ -441,10 +440,7 @@ def test_frozen_graph_runs_grouped_convs_where_they_run_fused(tmp_path):
   graph, inputs, logits, _ = model_info.inference_graph(info)
   with graph.as_default(), tf.Session() as sess:
     sess.run(tf.global_variables_initializer())
-    for v in tf.global_variables():
-      if 'moving_' in v.op.name or 'gamma' in v.op.name or 'beta' in v.op.name:
-        low = 0.5 if ('variance' in v.op.name or 'gamma' in v.op.name) else -0.5
-        v.load(rng.uniform(low, low + 1, v.shape.as_list()).astype(np.float32), sess)
+    _load_batch_norm_statistics_away_from_0_and_1(sess, rng)
     expected = sess.run(logits, {inputs: batch})
     frozen = tf.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(),
                                                           [logits.op.name])
