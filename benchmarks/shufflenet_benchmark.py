@@ -10,8 +10,8 @@ Configurations (random weights; speed does not depend on them):
     tf) it is what eval_image_classifier.py builds where TensorFlow runs it fused (oneDNN on, no
     GPU); in tf_frozen, the block-diagonal frozen graph (the portable form export writes) with
     its convolutions pointed at the grouped weights as label_image.py and eval_exported_model.py
-    load it there (`model_info.grouped_convs_from_block_diagonal`). Left out of both TF backends
-    where TensorFlow does not run grouped Conv2Ds fused;
+    load it there (`shufflenet_utils.grouped_convs_from_block_diagonal`). Left out of both TF
+    backends where TensorFlow does not run grouped Conv2Ds fused;
   * shufflenet_v2, mobilenet_v1, mobilenet_v2: as registered in nets_factory.
 Backends:
   * tf: inference graph (is_training=False) in a TF session (graph mode, TensorFlow's default
@@ -113,7 +113,7 @@ def _runner(name, formulation, batch_size, backend):
         session, session.graph.as_graph_def(), [logits.op.name])
     session.close()
     if frozen_grouped:
-      model_info.grouped_convs_from_block_diagonal(frozen)
+      shufflenet_utils.grouped_convs_from_block_diagonal(frozen)
     graph = tf.Graph()
     with graph.as_default():
       tf.import_graph_def(frozen, name='')

@@ -160,48 +160,6 @@ def native_grouped_convs_run_here():
           and not tf.config.list_physical_devices('GPU'))
 
 
-def _base_name(input_name):
-  return input_name.lstrip('^').split(':')[0]
-
-
-def grouped_convs_from_block_diagonal(graph_def):
-  """Points every Conv2D of a frozen `graph_def` that reads a ShuffleNet block-diagonal kernel
-  (`<layer>/BlockDiagonal`, assembled from `<layer>/weights`) at the grouped weights themselves,
-  in place: TensorFlow's Conv2D takes the groups from the filter's shape. Same outputs; the kernel
-  assembly is left unused (Grappler prunes it). For a process where
-  `native_grouped_convs_run_here()`; exported files keep the portable form. Returns the number of
-  convolutions changed.
-  """
-  nodes = {node.name: node for node in graph_def.node}
-  changed = 0
-  for node in graph_def.node:
-    if node.op != 'Conv2D' or len(node.input) < 2:
-      continue
-    kernel = nodes.get(_base_name(node.input[1]))
-    if kernel is None or kernel.op != 'Reshape' or not kernel.name.endswith('/BlockDiagonal'):
-      continue
-    weights_name = kernel.name[:-len('BlockDiagonal')] + 'weights'
-    product = nodes.get(_base_name(kernel.input[0]))
-    if product is None or product.op != 'Mul':
-      continue
-    for factor in product.input:
-      blocks = nodes.get(_base_name(factor))
-      if blocks is not None and blocks.op == 'Reshape' and _reads(nodes, blocks.input[0],
-                                                                   weights_name):
-        node.input[1] = blocks.input[0]
-        changed += 1
-        break
-  return changed
-
-
-def _reads(nodes, input_name, name):
-  """True when `input_name` is the node `name` or Identities of it (a frozen variable read)."""
-  node = nodes.get(_base_name(input_name))
-  while node is not None and node.name != name and node.op == 'Identity' and node.input:
-    node = nodes.get(_base_name(node.input[0]))
-  return node is not None and node.name == name
-
-
 def inference_graph(info, batch_size=None, quantized=False, native_grouped_convs=False):
   """A new graph with the `input` placeholder -> network; returns (graph, input, logits, probs).
 

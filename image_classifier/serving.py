@@ -13,6 +13,7 @@ import tensorflow.compat.v1 as tf
 
 from foundation import errors
 from foundation.errors import UserError
+from nets import shufflenet_utils
 from image_classifier import checkpoints
 from image_classifier import exporting
 from image_classifier import model_info
@@ -60,7 +61,7 @@ class FrozenModel(object):
     graph_def = exporting.load_graph_def(path)
     if model_info.native_grouped_convs_run_here():
       # ShuffleNet V1's block-diagonal kernels as the grouped convolutions they stand for.
-      model_info.grouped_convs_from_block_diagonal(graph_def)
+      shufflenet_utils.grouped_convs_from_block_diagonal(graph_def)
     names = {n.name for n in graph_def.node}
     recorded_output = recorded.get('output', 'InceptionV3/Predictions/Reshape_1')
     logits_node = output_node or (LOGITS if LOGITS in names else recorded_output)

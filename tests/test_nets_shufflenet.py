@@ -338,6 +338,25 @@ def test_unknown_grouped_conv_formulation_is_a_value_error():
                                       formulation='einsum')
 
 
+def _random_inference_checkpoint(model_name, tmp_path, seed, batch_size, size=64, classes=5):
+  """A random-init checkpoint of `model_name`'s inference graph (block-diagonal kernels), batch-norm
+  statistics away from 0 and 1: (model info, input batch, its logits, checkpoint path, frozen
+  GraphDef, input node name, logits node name)."""
+  from image_classifier import model_info
+  info = model_info.ModelInfo(model_name, classes, size, 'inception', 0, 'custom', None, {})
+  rng = np.random.RandomState(seed)
+  batch = rng.uniform(-1, 1, [batch_size, size, size, 3]).astype(np.float32)
+  graph, inputs, logits, _ = model_info.inference_graph(info)
+  with graph.as_default(), tf.Session() as sess:
+    sess.run(tf.global_variables_initializer())
+    _load_batch_norm_statistics_away_from_0_and_1(sess, rng)
+    expected = sess.run(logits, {inputs: batch})
+    checkpoint = tf.train.Saver().save(sess, str(tmp_path / 'model.ckpt'))
+    frozen = tf.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(),
+                                                          [logits.op.name])
+  return info, batch, expected, checkpoint, frozen, inputs.op.name, logits.op.name
+
+
 @pytest.mark.parametrize('model_name', ['shufflenet_v1', 'shufflenet_v1_g8', 'shufflenet_v2'])
 def test_float_tflite_export_runs_grouped_convs_with_the_checkpoints_logits(model_name, tmp_path):
   """The float TFLite export (native grouped convolutions) computes the TF graph's logits.
@@ -348,16 +367,8 @@ def test_float_tflite_export_runs_grouped_convs_with_the_checkpoints_logits(mode
   """
   from image_classifier import exporting
   from image_classifier import model_info
-  size, classes = 64, 5
-  info = model_info.ModelInfo(model_name, classes, size, 'inception', 0, 'custom', None, {})
-  rng = np.random.RandomState(3)
-  images = rng.uniform(-1, 1, [2, size, size, 3]).astype(np.float32)
-  graph, inputs, logits, _ = model_info.inference_graph(info)
-  with graph.as_default(), tf.Session() as sess:
-    sess.run(tf.global_variables_initializer())
-    _load_batch_norm_statistics_away_from_0_and_1(sess, rng)
-    expected = sess.run(logits, {inputs: images})
-    checkpoint = tf.train.Saver().save(sess, str(tmp_path / 'model.ckpt'))
+  info, images, expected, checkpoint, _, _, _ = _random_inference_checkpoint(model_name, tmp_path,
+                                                                             3, 2)
   grouped = str(tmp_path / 'grouped.tflite')
   exporting.export_tflite(info, checkpoint, grouped)
   interpreter = tf.lite.Interpreter(model_path=grouped)
@@ -384,16 +395,9 @@ def test_eval_graph_uses_grouped_convs_where_they_run_fused(tmp_path):
   import types
   from image_classifier import evaluation
   from image_classifier import model_info
-  size, classes = 64, 5
-  info = model_info.ModelInfo('shufflenet_v1', classes, size, 'inception', 0, 'custom', None, {})
-  rng = np.random.RandomState(5)
-  batch = rng.uniform(-1, 1, [3, size, size, 3]).astype(np.float32)
-  graph, inputs, logits, _ = model_info.inference_graph(info)
-  with graph.as_default(), tf.Session() as sess:
-    sess.run(tf.global_variables_initializer())
-    _load_batch_norm_statistics_away_from_0_and_1(sess, rng)
-    expected = sess.run(logits, {inputs: batch})
-    checkpoint = tf.train.Saver().save(sess, str(tmp_path / 'model.ckpt'))
+  classes = 5
+  _, batch, expected, checkpoint, _, _, _ = _random_inference_checkpoint('shufflenet_v1', tmp_path,
+                                                                         5, 3, classes=classes)
 
   network_fn = nets_factory.get_network_fn('shufflenet_v1', num_classes=classes,
                                            is_training=False)
@@ -433,27 +437,18 @@ def test_frozen_graph_runs_grouped_convs_where_they_run_fused(tmp_path):
   them fused, as written elsewhere; same logits as the inference graph either way."""
   from image_classifier import model_info
   from image_classifier import serving
-  size, classes = 64, 5
-  info = model_info.ModelInfo('shufflenet_v1', classes, size, 'inception', 0, 'custom', None, {})
-  rng = np.random.RandomState(7)
-  batch = rng.uniform(-1, 1, [2, size, size, 3]).astype(np.float32)
-  graph, inputs, logits, _ = model_info.inference_graph(info)
-  with graph.as_default(), tf.Session() as sess:
-    sess.run(tf.global_variables_initializer())
-    _load_batch_norm_statistics_away_from_0_and_1(sess, rng)
-    expected = sess.run(logits, {inputs: batch})
-    frozen = tf.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(),
-                                                          [logits.op.name])
+  info, batch, expected, _, frozen, input_node, logits_node = _random_inference_checkpoint(
+      'shufflenet_v1', tmp_path, 7, 2)
   path = tmp_path / 'frozen.pb'
   path.write_bytes(frozen.SerializeToString())
 
   rewritten = tf.GraphDef()
   rewritten.CopyFrom(frozen)
   # 16 units of two grouped 1x1 convolutions, but the first of Stage2 (ungrouped input)
-  assert model_info.grouped_convs_from_block_diagonal(rewritten) == 31
+  assert shufflenet_utils.grouped_convs_from_block_diagonal(rewritten) == 31
 
-  model = serving.FrozenModel(str(path), info=info, input_node=inputs.op.name,
-                              output_node=logits.op.name)
+  model = serving.FrozenModel(str(path), info=info, input_node=input_node,
+                              output_node=logits_node)
   grouped = [op.name for op in model.session.graph.get_operations() if op.type == 'Conv2D'
              and op.inputs[1].shape[2] != op.inputs[0].shape[3]]
   assert bool(grouped) == model_info.native_grouped_convs_run_here(), grouped
