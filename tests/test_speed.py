@@ -204,7 +204,6 @@ def test_session_config_for_bfloat16_needs_onednn():
 def _executed_graph(config, model_name, size):
   """The optimised graph a training step of `model_name` executes under `config`, as a multiset of
   (op, inputs, fused ops) - names aside."""
-  import collections
   from nets import nets_factory
   with tf.Graph().as_default():
     tf.set_random_seed(1)
@@ -214,11 +213,18 @@ def _executed_graph(config, model_name, size):
     tf.losses.softmax_cross_entropy(labels, logits)
     train_op = slim.learning.create_train_op(tf.losses.get_total_loss(),
                                              tf.train.RMSPropOptimizer(0.01))
-    with tf.Session(config=config) as session:
-      session.run(tf.global_variables_initializer())
-      metadata = tf.RunMetadata()
-      session.run(train_op, options=tf.RunOptions(output_partition_graphs=True),
-                  run_metadata=metadata)
+    return _executed_ops(config, train_op)
+
+
+def _executed_ops(config, fetches):
+  """Runs `fetches` once (variables initialised) under `config`; the optimised graph it executed
+  as a multiset of (op, inputs, fused ops)."""
+  import collections
+  with tf.Session(config=config) as session:
+    session.run(tf.global_variables_initializer())
+    metadata = tf.RunMetadata()
+    session.run(fetches, options=tf.RunOptions(output_partition_graphs=True),
+                run_metadata=metadata)
   return collections.Counter(
       (node.op, len(node.input), tuple(node.attr['fused_ops'].list.s))
       for graph in metadata.partition_graphs for node in graph.node)
@@ -390,7 +396,6 @@ def _executed_eval_graph(config, model_name, size):
   """The optimised graph an evaluation batch of `model_name` executes under `config` (the eval
   script's fetches: batch norms folded, native grouped convolutions where they run), as a
   multiset of (op, inputs, fused ops)."""
-  import collections
   from image_classifier import evaluation
   from nets import nets_factory
   with tf.Graph().as_default():
@@ -400,14 +405,7 @@ def _executed_eval_graph(config, model_name, size):
     network_fn = nets_factory.get_network_fn(model_name, 10, is_training=False)
     fetches = evaluation.model_fetches(types.SimpleNamespace(quantize=False), network_fn, images,
                                        labels, 10)
-    with tf.Session(config=config) as session:
-      session.run(tf.global_variables_initializer())
-      metadata = tf.RunMetadata()
-      session.run(fetches, options=tf.RunOptions(output_partition_graphs=True),
-                  run_metadata=metadata)
-  return collections.Counter(
-      (node.op, len(node.input), tuple(node.attr['fused_ops'].list.s))
-      for graph in metadata.partition_graphs for node in graph.node)
+    return _executed_ops(config, fetches)
 
 
 @pytest.mark.parametrize('model_name,size', [('mobilenet_v1', 64), ('inception_v1', 224),
