@@ -215,10 +215,15 @@ class _ScaffoldWithoutReadyChecks(tf.train.Scaffold):
     return None
 
 
+def _scaffold(checks_cannot_fail, **kwargs):
+  """A `tf.train.Scaffold`; without readiness checks (speed-up) where they cannot fail."""
+  cls = _ScaffoldWithoutReadyChecks if checks_cannot_fail and SPEEDUPS else tf.train.Scaffold
+  return cls(**kwargs)
+
+
 def training_scaffold(alone, **kwargs):
   """A `tf.train.Scaffold`; without readiness checks for a process training `alone` (speed-up)."""
-  cls = _ScaffoldWithoutReadyChecks if alone and SPEEDUPS else tf.train.Scaffold
-  return cls(**kwargs)
+  return _scaffold(alone, **kwargs)
 
 
 def restoring_scaffold(saver, restored):
@@ -227,8 +232,7 @@ def restoring_scaffold(saver, restored):
   graph, so that nothing the checks look at can be left uninitialised (a restore fails by itself
   on a variable the checkpoint lacks)."""
   complete = {v.op.name for v in restored} >= {v.op.name for v in tf.global_variables()}
-  cls = _ScaffoldWithoutReadyChecks if complete and SPEEDUPS else tf.train.Scaffold
-  return cls(saver=saver)
+  return _scaffold(complete, saver=saver)
 
 
 # What the JPEG-window input path needs of a descriptor's TFExampleDecoder.
