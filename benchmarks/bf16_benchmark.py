@@ -7,12 +7,23 @@ bench_data, once with float32 and once with --mixed_precision=bfloat16, alternat
 rounds; images/sec = batch / median step time after --warmup steps. On a CPU without bfloat16
 instructions (avx512_bf16 / amx_bf16) oneDNN emulates bfloat16: the speed column is skipped.
 
+Held-out accuracy (--digits_models): each net is trained from scratch on the real sample digits
+(sample_data/digits, 20% held out; lenet preprocessing, centre-padded to --digits_image_size, or
+107 for inception_v3, the smallest input of its auxiliary head) once in float32 and once with
+--mixed_precision=bfloat16, the same steps, optimizer and batch-norm decay (0.9, so that the
+moving averages settle within the run; inception_v1's logits pool globally instead of over their
+fixed 7x7 window), then evaluated on the held-out digits in the precision it was trained in (and
+the bfloat16 model in float32 too). Each run is its own process, as the rewrite is set up per
+process.
+
 Accuracy (--accuracy): the real ImageNet checkpoints of ../shared/data/pretrained (mobilenet_v1_025,
 mobilenet_v2) classify the photos of ../shared/data/images in float32 and in bfloat16 (the same
 rewrite, inference graph); top-1 agreement and the largest softmax difference are printed.
 
   python benchmarks/bf16_benchmark.py --models=mobilenet_v1,mobilenet_v2 --rounds=2
   python benchmarks/bf16_benchmark.py --accuracy --models=
+  python benchmarks/bf16_benchmark.py --models= \
+      --digits_models=mobilenet_v1,mobilenet_v2,inception_v1,inception_v3,resnet_v1_50
 
 A benchmark, not a test; hold /work/cpu.lock exclusively while it runs.
 """
@@ -45,11 +56,26 @@ flags.DEFINE_bool('accuracy', False, 'Also compare the real checkpoints\' bfloat
 flags.DEFINE_string('work_dir', os.path.join(tempfile.gettempdir(), 'slim_speed_bench'),
                     'Where the synthetic data and training folders go.')
 flags.DEFINE_string('output', '', 'Append the Markdown results to this file.')
-flags.DEFINE_string('worker', '', 'Internal: precision of the accuracy worker.')
+flags.DEFINE_string('digits_models', '', 'Models trained on the sample digits in both precisions '
+                    '(held-out accuracy).')
+flags.DEFINE_integer('digits_steps', 400, 'Training steps of each digits run.')
+flags.DEFINE_integer('digits_image_size', 32,
+                     'Input size of the digits runs (inception_v3: at least 107).')
+flags.DEFINE_float('digits_learning_rate', 0.003, 'Adam learning rate of the digits runs, decayed '
+                   'linearly to a hundredth of it.')
+flags.DEFINE_string('worker', '', 'Internal: precision of the accuracy worker, or '
+                    'digits:MODEL:PRECISION.')
 FLAGS = flags.FLAGS
 
 _STEP_LINE = re.compile(r'global step (\d+): loss = \S+ \(([0-9.]+) sec/step')
 _SHARED = os.path.join(os.path.dirname(ROOT), 'shared', 'data')
+_DIGITS = os.path.join(ROOT, 'sample_data', 'digits')
+# inception_v3's auxiliary head (trained by the script) pools 5x5 over Mixed_6e: 107 px at least.
+_SMALLEST_INPUT = {'inception_v3': 107}
+# Nets whose logits pool a fixed window (7x7 for inception_v1: 224 px) pool globally instead.
+_GLOBAL_POOL = ('inception_v1',)
+# The keyword of each arg scope that sets the batch-norm moving-average decay.
+_BN_DECAY_KEYWORD = {'mobilenet_v2': 'bn_decay'}
 _CHECKPOINTS = (('mobilenet_v2', 'mobilenet_v2_1.0_224', 224),
                 ('mobilenet_v1_025', 'mobilenet_v1_0.25_128', 128))
 
@@ -162,8 +188,98 @@ def accuracy_table():
   return lines
 
 
+# ------------------------------------------------------------------ held-out accuracy on digits
+
+def _digits_worker(model, precision):
+  """Trains `model` on the digits in `precision`, prints its held-out accuracy (RESULT lines)."""
+  import functools
+  from image_classifier import process
+  process.configure(['--mixed_precision=%s' % precision])
+  sys.path.insert(0, os.path.join(ROOT, 'tests'))
+  from datasets import convert_image_folder
+  from datasets import dataset_factory
+  from image_classifier import evaluation
+  from image_classifier import training
+  from nets import nets_factory
+  from test_training import eval_options
+  from test_training import train_options
+  data = os.path.join(FLAGS.work_dir, 'digits_data')
+  if not os.path.exists(os.path.join(data, 'dataset_meta.json')):
+    convert_image_folder.run(data, images_dir=_DIGITS, validation_fraction=0.2, num_shards=2)
+  # The same net with a batch-norm decay of 0.9: a window of ~10 steps, so that the moving
+  # averages the evaluation uses describe the final weights of a run this short.
+  spec = nets_factory.NETS[model]
+  name = model + '_bn09'
+  fn = spec.fn
+  if model in _GLOBAL_POOL:
+    fn = functools.wraps(spec.fn)(functools.partial(spec.fn, global_pool=True))
+  nets_factory.NETS[name] = spec._replace(name=name, fn=fn, arg_scope=functools.partial(
+      spec.arg_scope, **{_BN_DECAY_KEYWORD.get(model, 'batch_norm_decay'): 0.9}))
+  size = max(FLAGS.digits_image_size, _SMALLEST_INPUT.get(model, 0))
+  epochs = FLAGS.digits_steps * FLAGS.batch / dataset_factory.get_dataset(
+      'custom', 'train', data).num_samples
+  train_dir = tempfile.mkdtemp(dir=FLAGS.work_dir, prefix='digits_%s_%s_' % (model, precision))
+  start = time.time()
+  checkpoint = training.train(train_options(
+      train_dir=train_dir, dataset_name='custom', dataset_dir=data, model_name=name,
+      preprocessing_name='lenet', train_image_size=size, batch_size=FLAGS.batch,
+      optimizer='adam', opt_epsilon=1e-3, learning_rate=FLAGS.digits_learning_rate,
+      learning_rate_decay_type='polynomial', num_epochs_per_decay=epochs,
+      end_learning_rate=FLAGS.digits_learning_rate / 100, max_number_of_steps=FLAGS.digits_steps,
+      log_every_n_steps=100, num_preprocessing_threads=2, save_interval_secs=100000,
+      save_summaries_secs=100000, mixed_precision=precision))
+  seconds = time.time() - start
+  # The bfloat16 model is also evaluated in float32 (as an exported float graph would run it).
+  for eval_precision in sorted({precision, 'none'}):
+    report = evaluation.evaluate_checkpoint(eval_options(
+        dataset_dir=data, eval_dir=os.path.join(train_dir, 'eval_' + eval_precision),
+        model_name=name, preprocessing_name='lenet', eval_image_size=size,
+        mixed_precision=eval_precision), checkpoint)
+    print('RESULT %s %s %s %.6f %d %.1f' % (model, precision, eval_precision, report['Accuracy'],
+                                            report['num_examples'], seconds), flush=True)
+
+
+def digits_table(models):
+  results = {}
+  for model in models:
+    for precision in ('none', 'bfloat16'):
+      result = subprocess.run(
+          [sys.executable, os.path.abspath(__file__), '--worker=digits:%s:%s' % (model, precision),
+           '--work_dir=%s' % FLAGS.work_dir, '--batch=%d' % FLAGS.batch,
+           '--digits_steps=%d' % FLAGS.digits_steps,
+           '--digits_image_size=%d' % FLAGS.digits_image_size,
+           '--digits_learning_rate=%g' % FLAGS.digits_learning_rate],
+          capture_output=True, text=True, cwd=ROOT,
+          env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2'))
+      if result.returncode:
+        print('%s %s failed:\n%s' % (model, precision, result.stderr[-3000:]), flush=True)
+        continue
+      for line in result.stdout.splitlines():
+        if line.startswith('RESULT '):
+          _, net, trained, evaluated, accuracy, count, seconds = line.split()
+          results[(net, trained, evaluated)] = (float(accuracy), int(count), float(seconds))
+          print(line, flush=True)
+  lines = ['| model (input size) | held-out images | float32 accuracy | bfloat16 accuracy '
+           '(bfloat16 model in float32) | difference | training s, float32 / bfloat16 |',
+           '|---|---:|---:|---:|---:|---|']
+  for model in models:
+    f32 = results.get((model, 'none', 'none'))
+    b16 = results.get((model, 'bfloat16', 'bfloat16'))
+    b16_f32 = results.get((model, 'bfloat16', 'none'))
+    if not (f32 and b16 and b16_f32):
+      lines.append('| %s | | failed | | | |' % model)
+      continue
+    lines.append('| %s (%d) | %d | %.4f | %.4f (%.4f) | %+.4f | %.0f / %.0f |' % (
+        model, max(FLAGS.digits_image_size, _SMALLEST_INPUT.get(model, 0)), f32[1], f32[0],
+        b16[0], b16_f32[0], b16[0] - f32[0], f32[2], b16[2]))
+  return lines
+
+
 def main(argv):
   del argv
+  if FLAGS.worker.startswith('digits:'):
+    _digits_worker(*FLAGS.worker.split(':')[1:])
+    return
   if FLAGS.worker:
     _accuracy_worker(FLAGS.worker)
     return
@@ -180,6 +296,14 @@ def main(argv):
       notes.append('train_image_classifier.py, batch %d, %d measured steps after %d warm-up '
                    'steps per run, %d alternating rounds; native bfloat16: %s'
                    % (FLAGS.batch, FLAGS.steps, FLAGS.warmup, FLAGS.rounds, ', '.join(native)))
+  digits_models = [m for m in FLAGS.digits_models.split(',') if m]
+  if digits_models:
+    if lines:
+      lines.append('')
+    lines += digits_table(digits_models)
+    notes.append('digits: %d steps of batch %d (Adam %g, decayed linearly to a hundredth), '
+                 'batch-norm decay 0.9, lenet preprocessing; held out: 20%% of the sample digits'
+                 % (FLAGS.digits_steps, FLAGS.batch, FLAGS.digits_learning_rate))
   if FLAGS.accuracy:
     if lines:
       lines.append('')
