@@ -331,38 +331,58 @@ def test_small_net_fused_and_unfused_fold_exactly(fused, fold_mode):
     assert scope in scopes, (scope, scopes)
 
 
-def _gradients(build, rewrite):
+def _gradients(build, rewrite, seed):
   """Gradients of a fixed projection of the logits with respect to every trainable variable, in
-  a new seeded graph, with `rewrite` (or nothing) applied before the gradients are built."""
+  a new seeded graph, with `rewrite` (or nothing) applied before the gradients are built; and the
+  side of every ReLU / ReLU6 kink each activation fell on, read in the same run."""
   with tf.Graph().as_default() as graph:
     tf.set_random_seed(11)
-    logits = build()
+    logits = build(seed)
     if rewrite is not None:
       rewrite()
     weights = np.random.RandomState(5).randn(*logits.shape.as_list()).astype(np.float32)
     loss = tf.reduce_sum(logits * weights)
     variables = tf.trainable_variables()
     gradients = tf.gradients(loss, variables)
+    kinks = {op.name: op.inputs[0] for op in graph.get_operations()
+             if op.type in ('Relu', 'Relu6') and not op.name.startswith('gradients/')}
     session = _new_session(graph)
-    values = session.run(gradients)
+    values, pre_activations = session.run((gradients, kinks))
     session.close()
-  return dict(zip([v.op.name for v in variables], values))
+  sides = {name: (x > 0) & (x < 6) if graph.get_operation_by_name(name).type == 'Relu6' else x > 0
+           for name, x in pre_activations.items()}
+  return dict(zip([v.op.name for v in variables], values)), sides
 
 
 @pytest.mark.parametrize('build', [
-    lambda: _small_net(tf.constant(np.random.RandomState(3).rand(4, 8, 8, 1).astype(np.float32)),
-                       True),
-    lambda: _factory_net('mobilenet_v1_025', True, tf.constant(_images(seed=4)),
-                         dropout_keep_prob=1.0),
-    lambda: _factory_net('shufflenet_v1', True, tf.constant(_images(seed=4))),
+    lambda seed: _small_net(tf.constant(np.random.RandomState(seed - 1).rand(4, 8, 8, 1).astype(
+        np.float32)), True),
+    lambda seed: _factory_net('mobilenet_v1_025', True, tf.constant(_images(seed=seed)),
+                              dropout_keep_prob=1.0),
+    lambda seed: _factory_net('shufflenet_v1', True, tf.constant(_images(seed=seed))),
 ], ids=['small_net', 'mobilenet_v1_025', 'shufflenet_v1'])
 @pytest.mark.parametrize('fold_mode', FOLD_MODES)
 def test_training_rewrite_gradients_equal_float_before_the_delay(build, fold_mode):
   """Before the delay the folded training graph (batch statistics computed by the rewrite, with
-  their own gradient) gives the float graph's gradients for every weight, gamma and beta."""
-  expected = _gradients(build, None)
-  got = _gradients(build, lambda: quantize.experimental_create_training_graph(
-      quant_delay=1000, fold_mode=fold_mode))
+  their own gradient) gives the float graph's gradients for every weight, gamma and beta.
+
+  A pre-activation within float round-off of a ReLU kink can fall on either side in the two
+  graphs (the fold computes the same values in another order), and then that position's
+  gradient differs by a whole term: seen on a 2x2 ShuffleNet stage, where it moved a beta's
+  gradient by 40%. The comparison is made at the first input (of three) where every activation is
+  on the same side in both graphs; the tolerance stays that of float round-off.
+  """
+  rewrite = lambda: quantize.experimental_create_training_graph(  # noqa: E731
+      quant_delay=1000, fold_mode=fold_mode)
+  flipped = {}
+  for seed in (4, 5, 6):
+    expected, expected_sides = _gradients(build, None, seed)
+    got, got_sides = _gradients(build, rewrite, seed)
+    assert set(got_sides) == set(expected_sides)
+    flipped[seed] = sum(int(np.sum(got_sides[n] != expected_sides[n])) for n in expected_sides)
+    if not flipped[seed]:
+      break
+  assert not flipped[seed], 'activations on the other side of a kink at every input: %s' % flipped
   assert set(got) == set(expected)
   overall = max(np.abs(value).max() for value in expected.values())
   for name, value in expected.items():
