@@ -62,6 +62,16 @@ def make_tfrecords(work_dir, num_images=1250, validation_fraction=0.8, num_shard
   return dataset_dir
 
 
+def digits_tfrecords(dataset_dir):
+  """The real sample digits (sample_data/digits) as a custom data set in `dataset_dir`, 20% held
+  out in the validation split; written once. Returns dataset_dir."""
+  from datasets import convert_image_folder
+  if not os.path.exists(os.path.join(dataset_dir, 'dataset_meta.json')):
+    convert_image_folder.run(dataset_dir, images_dir=os.path.join(ROOT, 'sample_data', 'digits'),
+                             validation_fraction=0.2, num_shards=2)
+  return dataset_dir
+
+
 def machine_description():
   """One paragraph: CPU model, cores, vector/bfloat16 instruction sets, memory, load, versions."""
   import bench_util

@@ -69,7 +69,6 @@ FLAGS = flags.FLAGS
 
 _STEP_LINE = re.compile(r'global step (\d+): loss = \S+ \(([0-9.]+) sec/step')
 _SHARED = os.path.join(os.path.dirname(ROOT), 'shared', 'data')
-_DIGITS = os.path.join(ROOT, 'sample_data', 'digits')
 # inception_v3's auxiliary head (trained by the script) pools 5x5 over Mixed_6e: 107 px at least.
 _SMALLEST_INPUT = {'inception_v3': 107}
 # Nets whose logits pool a fixed window (7x7 for inception_v1: 224 px) pool globally instead.
@@ -190,22 +189,23 @@ def accuracy_table():
 
 # ------------------------------------------------------------------ held-out accuracy on digits
 
+def _digits_size(model):
+  return max(FLAGS.digits_image_size, _SMALLEST_INPUT.get(model, 0))
+
+
 def _digits_worker(model, precision):
   """Trains `model` on the digits in `precision`, prints its held-out accuracy (RESULT lines)."""
   import functools
   from image_classifier import process
   process.configure(['--mixed_precision=%s' % precision])
   sys.path.insert(0, os.path.join(ROOT, 'tests'))
-  from datasets import convert_image_folder
   from datasets import dataset_factory
   from image_classifier import evaluation
   from image_classifier import training
   from nets import nets_factory
   from test_training import eval_options
   from test_training import train_options
-  data = os.path.join(FLAGS.work_dir, 'digits_data')
-  if not os.path.exists(os.path.join(data, 'dataset_meta.json')):
-    convert_image_folder.run(data, images_dir=_DIGITS, validation_fraction=0.2, num_shards=2)
+  data = bench_data.digits_tfrecords(os.path.join(FLAGS.work_dir, 'digits_data'))
   # The same net with a batch-norm decay of 0.9: a window of ~10 steps, so that the moving
   # averages the evaluation uses describe the final weights of a run this short.
   spec = nets_factory.NETS[model]
@@ -215,7 +215,7 @@ def _digits_worker(model, precision):
     fn = functools.wraps(spec.fn)(functools.partial(spec.fn, global_pool=True))
   nets_factory.NETS[name] = spec._replace(name=name, fn=fn, arg_scope=functools.partial(
       spec.arg_scope, **{_BN_DECAY_KEYWORD.get(model, 'batch_norm_decay'): 0.9}))
-  size = max(FLAGS.digits_image_size, _SMALLEST_INPUT.get(model, 0))
+  size = _digits_size(model)
   epochs = FLAGS.digits_steps * FLAGS.batch / dataset_factory.get_dataset(
       'custom', 'train', data).num_samples
   train_dir = tempfile.mkdtemp(dir=FLAGS.work_dir, prefix='digits_%s_%s_' % (model, precision))
@@ -270,7 +270,7 @@ def digits_table(models):
       lines.append('| %s | | failed | | | |' % model)
       continue
     lines.append('| %s (%d) | %d | %.4f | %.4f (%.4f) | %+.4f | %.0f / %.0f |' % (
-        model, max(FLAGS.digits_image_size, _SMALLEST_INPUT.get(model, 0)), f32[1], f32[0],
+        model, _digits_size(model), f32[1], f32[0],
         b16[0], b16_f32[0], b16[0] - f32[0], f32[2], b16[2]))
   return lines
 

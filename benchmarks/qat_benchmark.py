@@ -74,7 +74,6 @@ flags.DEFINE_string('output', '', 'Append the Markdown results to this file.')
 FLAGS = flags.FLAGS
 
 MODEL = 'mobilenet_v1_025_qat_bench'
-DIGITS = os.path.join(ROOT, 'sample_data', 'digits')
 
 
 # ----------------------------------------------------------------------------------- accuracy
@@ -96,11 +95,7 @@ def _dirs():
 
 
 def _data():
-  from datasets import convert_image_folder
-  data = _dirs()['data']
-  if not os.path.exists(os.path.join(data, 'dataset_meta.json')):
-    convert_image_folder.run(data, images_dir=DIGITS, validation_fraction=0.2, num_shards=2)
-  return data
+  return bench_data.digits_tfrecords(_dirs()['data'])
 
 
 def _num_train(data):

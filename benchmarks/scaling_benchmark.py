@@ -18,7 +18,9 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import bench_data  # noqa: E402
 from deployment import launch_local_cluster  # noqa: E402
 
 FINISHED = re.compile(r'Finished: (\d+) steps in ([0-9.]+) s \(([0-9.]+) images/sec\)')
@@ -77,11 +79,8 @@ def main():
   parser.add_argument('--steps', type=int, default=300)
   parser.add_argument('--markdown', help='also write the results table to this file')
   args = parser.parse_args()
-  from datasets import convert_image_folder
   work = tempfile.mkdtemp(prefix='scaling_benchmark_')
-  data_dir = os.path.join(work, 'data')
-  convert_image_folder.run(data_dir, images_dir=os.path.join(ROOT, 'sample_data', 'digits'),
-                           validation_fraction=0.2, num_shards=2)
+  data_dir = bench_data.digits_tfrecords(os.path.join(work, 'data'))
   rows = []
   one = run_clones(args, data_dir, work, 1)
   rows.append(('1 clone (CPU)', one, one))

@@ -355,6 +355,7 @@ def _gradients(build, rewrite, seed):
 
 
 @pytest.mark.parametrize('build', [
+    # seed 4 gives each net the input it was always tested on (the small net's RandomState(3))
     lambda seed: _small_net(tf.constant(np.random.RandomState(seed - 1).rand(4, 8, 8, 1).astype(
         np.float32)), True),
     lambda seed: _factory_net('mobilenet_v1_025', True, tf.constant(_images(seed=seed)),
